@@ -1,0 +1,50 @@
+"""The `novu-failover` command line: a thin dispatcher over `daemon.commands.*`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from daemon import __version__
+
+# subcommand -> (module under daemon.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "run the failover daemon (the long-lived service)"),
+    "check": ("check", "validate rules.yaml and settings; exit 0 if good, 2 with located errors"),
+    "demo": ("demo", "the built-in demo: simulator, providers and the real daemon on loopback"),
+    "simulate": ("simulate", "serve the Novu simulator and simulated providers on loopback"),
+    "status": ("control", "show a running daemon's channels, health and decisions"),
+    "events": ("control", "show a running daemon's audit trail, newest first"),
+    "explain": ("control", "why a channel did or did not switch"),
+    "pause": ("control", "pause automatic switching (all channels or one)"),
+    "resume": ("control", "resume automatic switching"),
+    "ack": ("control", "acknowledge a tripped brake on a channel"),
+    "failover": ("control", "switch a channel to a named candidate now"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="novu-failover",
+        description="Keeps every Novu email and SMS channel on a healthy provider.",
+    )
+    parser.add_argument("--version", action="version", version=f"novu-failover {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(f"daemon.commands.{module_name}")
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(cmd, name)
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args._module.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

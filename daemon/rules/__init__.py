@@ -1,0 +1,1 @@
+"""rules.yaml: the schema (`model`) and the loader with located errors (`loader`)."""
