@@ -42,9 +42,7 @@ class ControlPlane(Protocol):
         """Why a channel did or did not switch: last decision, evidence, health, timers."""
         ...
 
-    def pause(
-        self, *, channel: str | None, until: float | None, reason: str, by: str
-    ) -> JSON: ...
+    def pause(self, *, channel: str | None, until: float | None, reason: str, by: str) -> JSON: ...
 
     def resume(self, *, channel: str | None, by: str) -> JSON: ...
 
@@ -52,6 +50,8 @@ class ControlPlane(Protocol):
         """Clear a tripped brake on a channel."""
         ...
 
-    async def failover(self, *, channel: str, target: str, force: bool, reason: str, by: str) -> JSON:
+    async def failover(
+        self, *, channel: str, target: str, force: bool, reason: str, by: str
+    ) -> JSON:
         """Manual switch; refused (ControlError 409) when the target is down unless forced."""
         ...

@@ -101,7 +101,10 @@ class HttpSignal(SignalBase):
     body_contains: str | None = None
 
 
-STATUSPAGE_STATUSES = (
+StatuspageStatus = Literal[
+    "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
+]
+STATUSPAGE_STATUSES: tuple[StatuspageStatus, ...] = (
     "operational",
     "degraded_performance",
     "partial_outage",
@@ -110,20 +113,16 @@ STATUSPAGE_STATUSES = (
 )
 
 
+def _default_unhealthy() -> list[StatuspageStatus]:
+    return ["partial_outage", "major_outage"]
+
+
 class StatuspageSignal(SignalBase):
     """An Atlassian Statuspage; `url` is the page root or its `/api/v2/summary.json`."""
 
     url: str = Field(pattern=r"^https?://")
     components: list[str] = Field(min_length=1)
-    unhealthy: list[
-        Literal[
-            "operational",
-            "degraded_performance",
-            "partial_outage",
-            "major_outage",
-            "under_maintenance",
-        ]
-    ] = Field(default_factory=lambda: ["partial_outage", "major_outage"], min_length=1)
+    unhealthy: list[StatuspageStatus] = Field(default_factory=_default_unhealthy, min_length=1)
 
 
 class NovuDeliverySignal(SignalBase):
@@ -151,7 +150,7 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
     """`name="value"` in Alertmanager syntax -> (name, op, value); ValueError otherwise."""
     match = _MATCHER.match(text)
     if match is None:
-        msg = f"{text!r} is not a matcher; write it like novu_integration=\"sendgrid-main\""
+        msg = f'{text!r} is not a matcher; write it like novu_integration="sendgrid-main"'
         raise ValueError(msg)
     name, op, value = match.groups()
     value = value.encode().decode("unicode_escape") if "\\" in value else value
