@@ -162,6 +162,7 @@ def effective_pause(
 
 
 AuditResult = Literal["ok", "failed", "refused", "dry_run"]
+AuditAction = Literal["switch", "pause", "resume", "ack"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,8 @@ class AuditRecord:
     erased_conditions: tuple[Mapping[str, Any], ...] = ()
     duration: float = 0.0
     extra: Mapping[str, str] = field(default_factory=dict)
+    action: AuditAction = "switch"
+    """What was done: a primary switch, or a person's pause / resume / brake ack."""
 
 
 MessageStatus = Literal["sent", "error", "warning"]
