@@ -1,0 +1,116 @@
+"""Per-candidate health: the signals' states combined under the policy's `down_when`.
+
+Passive signals (alerts) count as `down` evidence when firing. When quiet they abstain:
+they are no positive evidence for `up` and they do not block `down_when: all`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from daemon.health.text import headline
+from daemon.model import CandidateHealth, Health, SignalHealth
+from daemon.rules.model import Quorum
+
+DownWhen = Literal["any", "all"] | Quorum
+
+
+def candidate_health(
+    integration: str,
+    signals: Sequence[SignalHealth],
+    *,
+    down_when: DownWhen,
+    previous: CandidateHealth | None,
+    now: float,
+) -> CandidateHealth:
+    """Down when `down_when` says so; else up if a non-passive signal is up; else unknown.
+
+    `since` is `previous.since` while the state is unchanged from `previous`, else `now`.
+    """
+    if previous is not None and previous.integration != integration:
+        msg = f"previous health of {previous.integration!r} given for {integration!r}"
+        raise ValueError(msg)
+    given = tuple(signals)
+    down = [s for s in given if s.state is Health.DOWN]
+    up = [s for s in given if s.state is Health.UP and not s.passive]
+    quiet = [s for s in given if s.state is Health.UP and s.passive]
+    rule = _rule_tag(down_when, down=len(down), counted=len(given) - len(quiet), quiet=len(quiet))
+    if _says_down(down_when, down=len(down), counted=len(given) - len(quiet)):
+        state = Health.DOWN
+        body = "; ".join(f"{s.signal} {s.reason}" for s in down) + f" [{rule}]"
+    elif up:
+        state = Health.UP
+        body = _up_body(given, up=up, quiet=quiet, down=down, rule=rule)
+    else:
+        state = Health.UNKNOWN
+        body = _unknown_body(given, down=down, rule=rule)
+    since = previous.since if previous is not None and previous.state is state else now
+    return CandidateHealth(
+        integration=integration,
+        state=state,
+        reason=headline(state, since, body),
+        since=since,
+        signals=given,
+    )
+
+
+def _says_down(down_when: DownWhen, *, down: int, counted: int) -> bool:
+    """`counted` excludes quiet passive signals, which abstain."""
+    if down_when == "any":
+        return down >= 1
+    if down_when == "all":
+        return down >= 1 and down == counted
+    assert isinstance(down_when, Quorum)
+    return down >= down_when.quorum
+
+
+def _rule_tag(down_when: DownWhen, *, down: int, counted: int, quiet: int) -> str:
+    """'any: 1/3 down', 'all: 2/2 down, 1 quiet passive ignored', 'quorum 2: 1/3 down'."""
+    if isinstance(down_when, Quorum):
+        return f"quorum {down_when.quorum}: {down}/{counted + quiet} down"
+    if down_when == "all":
+        ignored = f", {quiet} quiet passive ignored" if quiet else ""
+        return f"all: {down}/{counted} down{ignored}"
+    return f"any: {down}/{counted + quiet} down"
+
+
+def _label(signal: SignalHealth) -> str:
+    if signal.passive and signal.state is Health.UP:
+        return "quiet"
+    return signal.state.value
+
+
+def _names(signals: Sequence[SignalHealth]) -> str:
+    return ", ".join(s.signal for s in signals)
+
+
+def _up_body(
+    given: Sequence[SignalHealth],
+    *,
+    up: Sequence[SignalHealth],
+    quiet: Sequence[SignalHealth],
+    down: Sequence[SignalHealth],
+    rule: str,
+) -> str:
+    """'2/3 signals up (http, statuspage), 1 unknown (novu_delivery)'."""
+    unknown = [s for s in given if s.state is Health.UNKNOWN]
+    parts = [f"{len(up)}/{len(given)} signals up ({_names(up)})"]
+    for group, label in ((down, "down"), (unknown, "unknown"), (quiet, "passive quiet")):
+        if group:
+            parts.append(f"{len(group)} {label} ({_names(group)})")
+    tail = f" [{rule}]" if down else ""
+    return ", ".join(parts) + tail
+
+
+def _unknown_body(given: Sequence[SignalHealth], *, down: Sequence[SignalHealth], rule: str) -> str:
+    """Why neither down nor up: no evidence yet, or no non-passive signal says up."""
+    if not given:
+        return "no signals configured"
+    states = ", ".join(f"{s.signal} {_label(s)}" for s in given)
+    if all(s.passive for s in given):
+        return f"only passive signals, which never show a candidate up ({states})"
+    if not down and all(s.state is Health.UNKNOWN for s in given if not s.passive):
+        return f"no signal has evidence yet ({states})"
+    tail = f" [{rule}]" if down else ""
+    return f"no non-passive signal is up ({states}){tail}"
