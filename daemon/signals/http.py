@@ -1,0 +1,93 @@
+"""The `http` signal: request a URL; healthy on an expected status, in time, with the text."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import httpx
+
+from daemon.model import Observation
+from daemon.rules.model import HttpSignal
+from daemon.signals.base import (
+    Expander,
+    FetchError,
+    MissingVariableError,
+    Timer,
+    default_timer,
+    describe_url,
+    fetch,
+    seconds,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_SEARCH = 1024 * 1024
+"""How much of the body `body_contains` looks through; a larger body is a failed check."""
+
+
+class HttpProbe:
+    """Checks one URL. `${NAME}` in the URL and header values is filled at each call."""
+
+    def __init__(
+        self,
+        signal: str,
+        spec: HttpSignal,
+        *,
+        http: httpx.AsyncClient,
+        environ: Mapping[str, str],
+        timer: Timer = default_timer,
+    ) -> None:
+        self._signal = signal
+        self._spec = spec
+        self._http = http
+        self._environ = environ
+        self._timer = timer
+        self._target = f"{spec.method} {describe_url(spec.url)}"
+
+    @property
+    def signal(self) -> str:
+        return self._signal
+
+    async def __call__(self, *, now: float) -> Observation:
+        spec = self._spec
+        expand = Expander(self._environ)
+        try:
+            url = expand(spec.url)
+            headers = {name: expand(value) for name, value in spec.headers.items()}
+        except MissingVariableError as exc:
+            return Observation(self._signal, None, now, f"{self._target}: {exc}")
+        try:
+            response = await fetch(
+                self._http,
+                spec.method,
+                url,
+                headers=headers,
+                deadline=spec.timeout,
+                timer=self._timer,
+                read_body=spec.body_contains is not None,
+                max_body=MAX_BODY_SEARCH,
+            )
+        except FetchError as exc:
+            detail = expand.scrub(f"{self._target}: {exc.reason}")
+            log.debug("signal %s: %s", self._signal, detail)
+            return Observation(self._signal, False, now, detail, exc.latency)
+        problem = self._problem(response.status, response.latency, response.body)
+        detail = f"{self._target} -> {response.status} in {seconds(response.latency)}"
+        if problem is not None:
+            detail = f"{detail} ({problem})"
+        return Observation(
+            self._signal, problem is None, now, expand.scrub(detail), response.latency
+        )
+
+    def _problem(self, status: int, latency: float, body: bytes) -> str | None:
+        """Why the answer is unhealthy, or None when it is healthy."""
+        spec = self._spec
+        if status not in spec.expect:
+            expected = ", ".join(str(code) for code in spec.expect)
+            return f"expected {expected}"
+        if spec.max_latency is not None and latency > spec.max_latency:
+            return f"over max latency {seconds(spec.max_latency)}"
+        if spec.body_contains is not None and spec.body_contains.encode() not in body:
+            return "body lacks the expected text"
+        return None
