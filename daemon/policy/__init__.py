@@ -1,0 +1,26 @@
+"""The policy: pure decisions per channel, and the history they depend on.
+
+No clock, no I/O: everything comes in as arguments, `now` included.
+"""
+
+from daemon.policy.decide import decide
+from daemon.policy.history import (
+    acknowledge_brake,
+    brake_status,
+    cooldown_until,
+    history_keep,
+    observe_primary,
+    record_switch,
+)
+from daemon.policy.manual import check_manual_target
+
+__all__ = [
+    "acknowledge_brake",
+    "brake_status",
+    "check_manual_target",
+    "cooldown_until",
+    "decide",
+    "history_keep",
+    "observe_primary",
+    "record_switch",
+]

@@ -1,0 +1,155 @@
+"""The decision for one channel: a pure function of rules, health, Novu's view, history and now.
+
+Two steps. `daemon.policy.intent.channel_needs` says what the channel needs (keep it, fail over,
+fail back, or a final answer such as NOT_MANAGED); `_gate` then applies what may hold a
+wanted switch back (startup grace, confirm, no target, brake, cooldown, dry run), in the
+order an operator would want to hear about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from daemon.durations import format_duration
+from daemon.model import (
+    CandidateHealth,
+    ChannelHistory,
+    ChannelView,
+    Decision,
+    DecisionKind,
+    Pause,
+)
+from daemon.policy.history import brake_status, cooldown_until, observe_primary
+from daemon.policy.intent import Intent, channel_needs
+from daemon.policy.text import iso, left, pause_phrase
+from daemon.rules.model import ChannelRule, Policy
+
+NOT_REACHED = "Novu not reached yet; not acting without its view"
+
+
+def decide(
+    rule: ChannelRule,
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView | None,
+    history: ChannelHistory,
+    pause: Pause | None,
+    started_at: float,
+    now: float,
+    dry_run: bool = False,
+) -> Decision:
+    """Decide what to do with one channel now, with a one-line reason.
+
+    `health` is keyed by integration identifier; `view` is None until Novu has been read;
+    `dry_run` is the global override, OR'ed with the rule's own. A pause wins over
+    everything, but its evidence still says what the channel would do without it.
+    """
+    decision = _unpaused(
+        rule,
+        health=health,
+        view=view,
+        history=history,
+        started_at=started_at,
+        now=now,
+        dry_run=dry_run or rule.policy.dry_run,
+    )
+    if pause is None or not pause.active(now):
+        return decision
+    without = f"without the pause ({decision.kind.value}): {decision.reason}"
+    return Decision(
+        channel=rule.key,
+        kind=DecisionKind.PAUSED,
+        reason=pause_phrase(pause),
+        at=now,
+        current=decision.current,
+        evidence=(without, *decision.evidence),
+        drift=decision.drift,
+    )
+
+
+def _unpaused(
+    rule: ChannelRule,
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView | None,
+    history: ChannelHistory,
+    started_at: float,
+    now: float,
+    dry_run: bool,
+) -> Decision:
+    if view is None:
+        return Decision(channel=rule.key, kind=DecisionKind.HOLD, reason=NOT_REACHED, at=now)
+    primary = view.primary
+    known = history.last_known_primary
+    drift = primary is not None and known is not None and primary.identifier != known
+    # A change not yet observed counts as a manual switch at `now`, so the decision is the
+    # same whether the service calls observe_primary before or after decide.
+    history = observe_primary(history, view, now=now)
+    result = channel_needs(rule, primary, health=health, view=view, history=history, now=now)
+    if isinstance(result, Intent):
+        result = _gate(
+            rule.key,
+            result,
+            policy=rule.policy,
+            history=history,
+            started_at=started_at,
+            now=now,
+            dry_run=dry_run,
+        )
+    if not drift:
+        return result
+    assert primary is not None
+    note = f"primary changed outside novu-failover: {known} -> {primary.identifier}; respected"
+    return replace(result, reason=f"{note}; {result.reason}", drift=True)
+
+
+def _gate(
+    channel: str,
+    intent: Intent,
+    *,
+    policy: Policy,
+    history: ChannelHistory,
+    started_at: float,
+    now: float,
+    dry_run: bool,
+) -> Decision:
+    """Turn a wanted switch into a Decision: the first timer or limit that holds it wins."""
+    base = Decision(
+        channel=channel,
+        kind=DecisionKind.WAIT,
+        reason="",
+        at=now,
+        current=intent.current,
+        target=intent.target,
+        trigger=None if intent.target is None else intent.trigger,
+        evidence=intent.evidence,
+    )
+    grace_end = started_at + policy.startup_grace
+    if now < grace_end:
+        return replace(base, reason=f"startup grace {left(grace_end, now)}; {intent.then}")
+    if intent.confirm_until is not None and now < intent.confirm_until:
+        confirm = format_duration(policy.confirm)
+        reason = (
+            f"confirming {intent.current} is down for {confirm} "
+            f"{left(intent.confirm_until, now)}; {intent.then}"
+        )
+        return replace(base, reason=reason)
+    if intent.target is None:
+        return replace(base, kind=DecisionKind.HOLD, reason=intent.held)
+    count, blocked_until = brake_status(policy, history, now=now)
+    if blocked_until is not None:
+        switches = "switch" if count == 1 else "switches"
+        reason = (
+            f"brake: {count} automatic {switches} in {format_duration(policy.brake.per)}; "
+            f"blocked until {iso(blocked_until)} or ack; {intent.then}"
+        )
+        return replace(base, kind=DecisionKind.BLOCKED, reason=reason)
+    cooldown_end = cooldown_until(policy, history)
+    if not intent.urgent and cooldown_end is not None and now < cooldown_end:
+        reason = f"cooldown after the last switch {left(cooldown_end, now)}; {intent.then}"
+        return replace(base, reason=reason)
+    if dry_run:
+        reason = f"dry run: would {intent.action}: {intent.why}"
+        return replace(base, kind=DecisionKind.WOULD_SWITCH, reason=reason)
+    return replace(base, kind=DecisionKind.SWITCH, reason=f"{intent.action}: {intent.why}")

@@ -1,0 +1,262 @@
+"""What a channel needs, judged from its primary: keep it, fail over, or fail back.
+
+`channel_needs` returns either a final Decision (KEEP, NOT_MANAGED) or an `Intent`: a switch
+the channel wants, which `daemon.policy.decide` then passes through its timers and limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from daemon.durations import format_duration
+from daemon.model import (
+    CandidateHealth,
+    ChannelHistory,
+    ChannelView,
+    Decision,
+    DecisionKind,
+    Health,
+    Integration,
+)
+from daemon.policy.history import last_switch
+from daemon.policy.targets import Eligibility, judge
+from daemon.policy.text import health_phrase, iso, signal_tally
+from daemon.rules.model import ChannelRule, Failback
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A switch the channel wants, before timers and limits have their say."""
+
+    trigger: Literal["failover", "failback"]
+    current: str | None
+    target: str | None
+    why: str
+    held: str
+    """The HOLD reason when there is no target."""
+    evidence: tuple[str, ...]
+    confirm_until: float | None = None
+    urgent: bool = False
+    """The channel has no working primary (sends fail): no confirm, no cooldown."""
+
+    @property
+    def action(self) -> str:
+        verb = "fail over" if self.trigger == "failover" else "fail back"
+        if self.current is None:
+            return f"{verb} to {self.target}"
+        if self.current == self.target:
+            return f"reactivate {self.target}"
+        return f"{verb} {self.current} -> {self.target}"
+
+    @property
+    def then(self) -> str:
+        """What it would do once the timer is over: `then fail over a -> b: why`."""
+        return f"then {self.action}: {self.why}" if self.target else self.held
+
+
+def channel_needs(
+    rule: ChannelRule,
+    primary: Integration | None,
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView,
+    history: ChannelHistory,
+    now: float,
+) -> Decision | Intent:
+    """What the channel needs, from the primary's state: a final Decision or a wanted switch."""
+    if primary is not None and rule.candidate(primary.identifier) is None:
+        reason = f"primary {primary.identifier} is not a candidate of {rule.key}; not touching it"
+        return Decision(
+            channel=rule.key,
+            kind=DecisionKind.NOT_MANAGED,
+            reason=reason,
+            at=now,
+            current=primary.identifier,
+        )
+    if primary is None or not primary.active:
+        return _broken(rule, primary, health=health, view=view, now=now)
+    current = primary.identifier
+    current_health = health.get(current)
+    state = Health.UNKNOWN if current_health is None else current_health.state
+    if state is Health.DOWN:
+        return _failover(rule, current, health=health, view=view, now=now)
+    if state is Health.UNKNOWN:
+        return Decision(
+            channel=rule.key,
+            kind=DecisionKind.KEEP,
+            reason=f"primary {current} health unknown; never switching without evidence",
+            at=now,
+            current=current,
+            evidence=(health_phrase(current, current_health, now=now),),
+        )
+    assert current_health is not None
+    return _failback_or_keep(
+        rule, current, current_health, health=health, view=view, history=history, now=now
+    )
+
+
+def _skipped(passed_over: list[Eligibility]) -> tuple[str, ...]:
+    return tuple(f"skipped {j.refusal}" for j in passed_over)
+
+
+def _pick(judged: list[Eligibility]) -> tuple[Eligibility | None, list[Eligibility]]:
+    """The first eligible candidate, and those passed over before it."""
+    for index, candidate in enumerate(judged):
+        if candidate.eligible:
+            return candidate, judged[:index]
+    return None, judged
+
+
+def _target_evidence(target: Eligibility | None, *, now: float) -> tuple[str, ...]:
+    if target is None:
+        return ()
+    return (health_phrase(target.identifier, target.health, now=now), *target.notes)
+
+
+def _no_candidate(passed_over: list[Eligibility]) -> str:
+    refusals = ", ".join(str(j.refusal) for j in passed_over) or "no other candidate"
+    return f"no healthy candidate: {refusals}"
+
+
+def _failover(
+    rule: ChannelRule,
+    current: str,
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView,
+    now: float,
+) -> Intent:
+    """The active primary is down: the first eligible other candidate, once down for `confirm`."""
+    judged = [
+        judge(c.integration, policy=rule.policy, health=health, view=view, now=now)
+        for c in rule.candidates
+        if c.integration != current
+    ]
+    target, passed_over = _pick(judged)
+    current_health = health.get(current)
+    since = None if current_health is None else current_health.since
+    down_since = now if since is None else since  # unknown since when: confirm from now
+    why = f"primary {health_phrase(current, current_health, now=now)}"
+    return Intent(
+        trigger="failover",
+        current=current,
+        target=None if target is None else target.identifier,
+        why=why,
+        held=f"{why}; {_no_candidate(passed_over)}",
+        evidence=(
+            health_phrase(current, current_health, now=now),
+            *_target_evidence(target, now=now),
+            *_skipped(passed_over),
+        ),
+        confirm_until=down_since + rule.policy.confirm,
+    )
+
+
+def _broken(
+    rule: ChannelRule,
+    primary: Integration | None,
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView,
+    now: float,
+) -> Intent:
+    """No active primary: sends fail now. The first eligible candidate, at once.
+
+    An inactive primary is itself a target (the actuator re-activates it) when it is the
+    first healthy candidate.
+    """
+    judged = [
+        judge(c.integration, policy=rule.policy, health=health, view=view, now=now)
+        for c in rule.candidates
+    ]
+    target, passed_over = _pick(judged)
+    if primary is None:
+        why = "no primary integration in Novu (sends fail)"
+    else:
+        why = f"primary {primary.identifier} is inactive (sends fail)"
+    return Intent(
+        trigger="failover",
+        current=None if primary is None else primary.identifier,
+        target=None if target is None else target.identifier,
+        why=why,
+        held=f"{why}; {_no_candidate(passed_over)}",
+        evidence=(*_target_evidence(target, now=now), *_skipped(passed_over)),
+        urgent=True,
+    )
+
+
+def _failback_or_keep(
+    rule: ChannelRule,
+    current: str,
+    current_health: CandidateHealth,
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView,
+    history: ChannelHistory,
+    now: float,
+) -> Decision | Intent:
+    """The primary is up: keep it, unless failback is on and a preferred candidate is ready."""
+    up = f"no action: primary {current} is up ({signal_tally(current_health)})"
+    keep = Decision(
+        channel=rule.key,
+        kind=DecisionKind.KEEP,
+        reason=up,
+        at=now,
+        current=current,
+        evidence=(health_phrase(current, current_health, now=now),),
+    )
+    failback = rule.policy.failback
+    if not isinstance(failback, Failback):
+        return keep
+    preferred: list[Eligibility] = []
+    for candidate in rule.candidates:
+        if candidate.integration == current:
+            break
+        preferred.append(
+            judge(candidate.integration, policy=rule.policy, health=health, view=view, now=now)
+        )
+    eligible = [j for j in preferred if j.eligible]
+    if not eligible:
+        return keep
+    last = last_switch(history)
+    if last is not None and last.trigger == "manual" and last.to == current:
+        reason = (
+            f"no action: primary {current} is up; a person chose it at {iso(last.at)}, "
+            f"so no failback to {eligible[0].identifier}"
+        )
+        return replace(keep, reason=reason)
+    ready = [j for j in eligible if j.up_for(failback.after, now=now)]
+    if not ready:
+        return replace(keep, reason=_failback_pending(current, eligible[0], failback, now=now))
+    target = ready[0]
+    waiting = eligible[: eligible.index(target)]  # preferred even more, but not up long enough
+    return Intent(
+        trigger="failback",
+        current=current,
+        target=target.identifier,
+        why=f"preferred {health_phrase(target.identifier, target.health, now=now)}",
+        held="",
+        evidence=(
+            health_phrase(current, current_health, now=now),
+            *_target_evidence(target, now=now),
+            *(f"{j.identifier} not up for {format_duration(failback.after)} yet" for j in waiting),
+        ),
+    )
+
+
+def _failback_pending(
+    current: str, candidate: Eligibility, failback: Failback, *, now: float
+) -> str:
+    since = None if candidate.health is None else candidate.health.since
+    if since is None:
+        return (
+            f"no action: primary {current} is up; failback to {candidate.identifier} "
+            "waits until its up-time is known"
+        )
+    due = format_duration(max(since + failback.after - now, 0.0))
+    return (
+        f"no action: primary {current} is up; failback to {candidate.identifier} in {due} "
+        f"(up since {iso(since)})"
+    )

@@ -1,0 +1,73 @@
+"""Which candidates may become the primary, and why the others may not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from daemon.model import CandidateHealth, ChannelView, Health, Integration
+from daemon.policy.text import health_phrase
+from daemon.rules.model import Policy
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """One candidate judged as a switch target: a refusal, or notes worth reporting."""
+
+    identifier: str
+    health: CandidateHealth | None
+    refusal: str | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def eligible(self) -> bool:
+        return self.refusal is None
+
+    def up_for(self, seconds: float, *, now: float) -> bool:
+        """Eligible and `up` since at least `seconds` before `now` (unknown `since`: no)."""
+        since = None if self.health is None else self.health.since
+        return self.eligible and since is not None and since <= now - seconds
+
+
+def missing_refusal(identifier: str, view: ChannelView) -> str:
+    return f"{identifier} is not an integration of {view.environment}/{view.channel} in Novu"
+
+
+def conditions_refusal(integration: Integration) -> str:
+    count = plural(len(integration.conditions), "condition")
+    return (
+        f"{integration.identifier} has {count} that set-primary would erase "
+        "(allow_erase_conditions is off)"
+    )
+
+
+def judge(
+    identifier: str,
+    *,
+    policy: Policy,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView,
+    now: float,
+) -> Eligibility:
+    """May `identifier` become the primary now? Only if it is in Novu, `up`, and its
+    conditions (which set-primary erases) are empty or allowed to go."""
+    candidate_health = health.get(identifier)
+    integration = view.find(identifier)
+    if integration is None:
+        return Eligibility(identifier, candidate_health, missing_refusal(identifier, view))
+    if candidate_health is None or candidate_health.state is not Health.UP:
+        phrase = health_phrase(identifier, candidate_health, now=now)
+        return Eligibility(identifier, candidate_health, phrase)
+    notes: list[str] = []
+    if integration.conditions:
+        if not policy.allow_erase_conditions:
+            return Eligibility(identifier, candidate_health, conditions_refusal(integration))
+        count = plural(len(integration.conditions), "condition")
+        notes.append(f"set-primary will erase {identifier}'s {count} (allowed)")
+    if not integration.active:
+        notes.append(f"{identifier} is inactive; set-primary activates it")
+    return Eligibility(identifier, candidate_health, None, tuple(notes))
