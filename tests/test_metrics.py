@@ -1,0 +1,265 @@
+"""Prometheus metrics: names pass `promtool check metrics`, values follow the events."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from daemon.logs import register_secret
+from daemon.metrics import Metrics
+from daemon.model import DecisionKind, Health
+
+ENV, CHAN = "production", "email"
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: CollectorRegistry) -> Metrics:
+    return Metrics(registry, version="1.2.3")
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    return registry.get_sample_value(f"novu_failover_{name}", labels)
+
+
+def promtool_check(registry: CollectorRegistry) -> None:
+    """Lint the exposition with promtool; skipped only outside CI when it is not installed."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI", "").lower() in {"true", "1"}:
+            pytest.fail("promtool is required in CI (install the `prometheus` package)")
+        pytest.skip("promtool is not installed")
+    proc = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=generate_latest(registry),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    problems = (proc.stdout + proc.stderr).decode()
+    assert proc.returncode == 0, problems
+    assert problems.strip() == ""
+
+
+def exercise_everything(metrics: Metrics) -> None:
+    metrics.observe_signal(ENV, CHAN, "sendgrid-main", "statuspage", result="ok", seconds=0.2)
+    metrics.set_signal_health(ENV, CHAN, "sendgrid-main", "statuspage", state=Health.UP)
+    metrics.set_candidate_health(ENV, CHAN, "sendgrid-main", state=Health.DOWN)
+    metrics.set_primary(ENV, CHAN, "sendgrid-main", candidates=["sendgrid-main", "ses-backup"])
+    metrics.count_decision(ENV, CHAN, DecisionKind.SWITCH)
+    metrics.count_switch(
+        ENV, CHAN, from_integration="sendgrid-main", to_integration="ses-backup", trigger="failover"
+    )
+    metrics.count_action(ENV, CHAN, result="ok", seconds=1.5)
+    metrics.evaluated(ENV, CHAN, now=1_700_000_000.0)
+    metrics.set_blocked(ENV, CHAN, blocked=True)
+    metrics.set_paused(ENV, CHAN, paused=False)
+    metrics.set_global_paused(paused=True)
+    metrics.novu_request(ENV)("set_primary", 200)
+    metrics.alert_received("alertmanager", "accepted")
+    metrics.config_reload(True, now=1_700_000_000.0)
+
+
+def test_fresh_metrics_pass_promtool(registry: CollectorRegistry, metrics: Metrics) -> None:
+    promtool_check(registry)
+
+
+def test_every_metric_in_use_passes_promtool(registry: CollectorRegistry, metrics: Metrics) -> None:
+    exercise_everything(metrics)
+    promtool_check(registry)
+
+
+def test_every_metric_has_the_prefix(registry: CollectorRegistry, metrics: Metrics) -> None:
+    exercise_everything(metrics)
+    names = {m.name for m in registry.collect()}
+    assert len(names) >= 19
+    assert all(n.startswith("novu_failover_") for n in names), names
+
+
+def test_build_info_and_reload_counters_exist_from_the_start(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    assert value(registry, "build_info", version="1.2.3") == 1
+    assert value(registry, "config_reloads_total", result="ok") == 0
+    assert value(registry, "config_reloads_total", result="error") == 0
+
+
+def test_observe_signal_counts_by_result_and_times_the_check(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    labels = {"environment": ENV, "channel": CHAN, "integration": "ses", "signal": "http"}
+    metrics.observe_signal(ENV, CHAN, "ses", "http", result="fail", seconds=0.3)
+    metrics.observe_signal(ENV, CHAN, "ses", "http", result="fail", seconds=0.1)
+    metrics.observe_signal(ENV, CHAN, "ses", "http", result="inconclusive", seconds=None)
+    assert value(registry, "signal_checks_total", **labels, result="fail") == 2
+    assert value(registry, "signal_checks_total", **labels, result="inconclusive") == 1
+    assert value(registry, "signal_checks_total", **labels, result="ok") is None
+    assert value(registry, "signal_check_duration_seconds_count", **labels) == 2
+    assert value(registry, "signal_check_duration_seconds_sum", **labels) == pytest.approx(0.4)
+
+
+def test_signal_health_is_a_state_set_with_exactly_one_state_set(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    labels = {"environment": ENV, "channel": CHAN, "integration": "ses", "signal": "http"}
+
+    def states() -> dict[str, float | None]:
+        return {s.value: value(registry, "signal_health", **labels, state=s.value) for s in Health}
+
+    metrics.set_signal_health(ENV, CHAN, "ses", "http", state=Health.UNKNOWN)
+    assert states() == {"up": 0, "down": 0, "unknown": 1}
+    metrics.set_signal_health(ENV, CHAN, "ses", "http", state=Health.DOWN)
+    assert states() == {"up": 0, "down": 1, "unknown": 0}
+
+
+def test_candidate_health_is_a_state_set(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.set_candidate_health(ENV, CHAN, "ses", state=Health.UP)
+    labels = {"environment": ENV, "channel": CHAN, "integration": "ses"}
+    assert value(registry, "candidate_health", **labels, state="up") == 1
+    assert value(registry, "candidate_health", **labels, state="down") == 0
+    assert value(registry, "candidate_health", **labels, state="unknown") == 0
+
+
+def test_primary_marks_one_integration_and_clears_stale_series(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    def primary() -> dict[str, float]:
+        return {
+            s.labels["integration"]: s.value
+            for m in registry.collect()
+            if m.name == "novu_failover_primary"
+            for s in m.samples
+            if s.labels["channel"] == CHAN
+        }
+
+    metrics.set_primary(ENV, "sms", "twilio", candidates=["twilio"])
+    metrics.set_primary(ENV, CHAN, "sendgrid", candidates=["sendgrid", "ses", "mailgun"])
+    assert primary() == {"sendgrid": 1, "ses": 0, "mailgun": 0}
+    metrics.set_primary(ENV, CHAN, "ses", candidates=["sendgrid", "ses"])
+    assert primary() == {"sendgrid": 0, "ses": 1}, "mailgun left the rules: its series goes"
+    metrics.set_primary(ENV, CHAN, "postmark", candidates=["sendgrid", "ses"])
+    assert primary() == {"sendgrid": 0, "ses": 0, "postmark": 1}, "not managed, still shown"
+    metrics.set_primary(ENV, CHAN, None, candidates=["sendgrid", "ses"])
+    assert primary() == {"sendgrid": 0, "ses": 0}
+    assert value(registry, "primary", environment=ENV, channel="sms", integration="twilio") == 1
+
+
+def test_switch_decision_and_action_counters(registry: CollectorRegistry, metrics: Metrics) -> None:
+    ch = {"environment": ENV, "channel": CHAN}
+    metrics.count_switch(ENV, CHAN, from_integration=None, to_integration="ses", trigger="manual")
+    metrics.count_decision(ENV, CHAN, DecisionKind.HOLD)
+    metrics.count_decision(ENV, CHAN, DecisionKind.HOLD)
+    metrics.count_decision(ENV, CHAN, DecisionKind.BLOCKED)
+    metrics.count_action(ENV, CHAN, result="failed", seconds=12.0)
+    switch = {"from_integration": "", "to_integration": "ses", "trigger": "manual"}
+    assert value(registry, "switches_total", **ch, **switch) == 1
+    assert value(registry, "decisions_total", **ch, kind="hold") == 2
+    assert value(registry, "decisions_total", **ch, kind="blocked") == 1
+    assert value(registry, "actions_total", **ch, result="failed") == 1
+    assert value(registry, "action_duration_seconds_sum", **ch) == 12.0
+
+
+def test_channel_gauges_and_global_pause(registry: CollectorRegistry, metrics: Metrics) -> None:
+    ch = {"environment": ENV, "channel": CHAN}
+    metrics.set_blocked(ENV, CHAN, blocked=True)
+    metrics.set_paused(ENV, CHAN, paused=True)
+    metrics.evaluated(ENV, CHAN, now=1_700_000_123.5)
+    assert value(registry, "channel_blocked", **ch) == 1
+    assert value(registry, "paused", **ch) == 1
+    assert value(registry, "last_evaluation_timestamp_seconds", **ch) == 1_700_000_123.5
+    metrics.set_blocked(ENV, CHAN, blocked=False)
+    metrics.set_paused(ENV, CHAN, paused=False)
+    assert value(registry, "channel_blocked", **ch) == 0
+    assert value(registry, "paused", **ch) == 0
+    assert value(registry, "global_paused") == 0
+    metrics.set_global_paused(paused=True)
+    assert value(registry, "global_paused") == 1
+
+
+def test_novu_request_callback_counts_per_environment(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    on_request = metrics.novu_request("staging")
+    on_request("list_integrations", 200)
+    on_request("list_integrations", 200)
+    on_request("set_primary", 503)
+    on_request("set_primary", "timeout")
+    env = {"environment": "staging"}
+    assert (
+        value(registry, "novu_requests_total", **env, call="list_integrations", status="200") == 2
+    )
+    assert value(registry, "novu_requests_total", **env, call="set_primary", status="503") == 1
+    assert value(registry, "novu_requests_total", **env, call="set_primary", status="timeout") == 1
+
+
+def test_alerts_and_config_reloads(registry: CollectorRegistry, metrics: Metrics) -> None:
+    metrics.alert_received("grafana", "rejected")
+    assert value(registry, "alerts_received_total", source="grafana", status="rejected") == 1
+    metrics.config_reload(True, now=100.0)
+    metrics.config_reload(False, now=200.0)
+    assert value(registry, "config_reloads_total", result="ok") == 1
+    assert value(registry, "config_reloads_total", result="error") == 1
+    assert value(registry, "config_valid") == 0
+    assert value(registry, "config_last_reload_success_timestamp_seconds") == 100.0
+    metrics.config_reload(True, now=300.0)
+    assert value(registry, "config_valid") == 1
+    assert value(registry, "config_last_reload_success_timestamp_seconds") == 300.0
+
+
+def test_forget_channel_drops_its_gauges_but_keeps_counters_and_other_channels(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    exercise_everything(metrics)
+    metrics.set_blocked(ENV, "sms", blocked=True)
+    metrics.forget_channel(ENV, CHAN)
+    exposition = generate_latest(registry).decode()
+    gauge_lines = [
+        line
+        for line in exposition.splitlines()
+        if f'channel="{CHAN}"' in line
+        and line.split("{")[0].removeprefix("novu_failover_")
+        in {
+            "signal_health",
+            "candidate_health",
+            "primary",
+            "channel_blocked",
+            "paused",
+            "last_evaluation_timestamp_seconds",
+        }
+    ]
+    assert gauge_lines == []
+    ch = {"environment": ENV, "channel": CHAN}
+    assert value(registry, "decisions_total", **ch, kind="switch") == 1
+    assert value(registry, "channel_blocked", environment=ENV, channel="sms") == 1
+    metrics.set_blocked(ENV, CHAN, blocked=False)  # the channel can come back
+    assert value(registry, "channel_blocked", **ch) == 0
+    promtool_check(registry)
+
+
+def test_registered_secret_never_becomes_a_label_value(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    secret = "re_live_secret_token_9"
+    register_secret(secret)
+    metrics.novu_request(ENV)(f"call-{secret}", 401)
+    metrics.alert_received(secret, "accepted")
+    exposition = generate_latest(registry).decode()
+    assert secret not in exposition
+    assert 'call="call-***"' in exposition
+
+
+def test_separate_registries_do_not_collide() -> None:
+    """Each test (and each daemon) builds its own registry; nothing global is touched."""
+    one, two = CollectorRegistry(), CollectorRegistry()
+    Metrics(one).set_global_paused(paused=True)
+    Metrics(two)
+    assert one.get_sample_value("novu_failover_global_paused") == 1
+    assert two.get_sample_value("novu_failover_global_paused") == 0
