@@ -1,0 +1,280 @@
+"""Carry out a switch decision against Novu: re-read, check, set-primary, activate, verify.
+
+One action per channel at a time, bounded by `action_timeout`, and exactly one AuditRecord
+per attempt (ok, failed, refused, dry run, timed out), handed to a durable AuditSink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import uuid4
+
+from daemon.clock import Clock
+from daemon.durations import format_duration
+from daemon.model import (
+    AuditRecord,
+    AuditResult,
+    ChannelKey,
+    ChannelView,
+    Decision,
+    DecisionKind,
+    Integration,
+    Trigger,
+)
+from daemon.novu import NovuClient, NovuError
+from daemon.rules.model import ChannelRule
+
+log = logging.getLogger("novu_failover.actuator")
+
+ACTING_KINDS = (DecisionKind.SWITCH, DecisionKind.WOULD_SWITCH)
+IN_FLIGHT = "another action is in flight"
+
+
+class AuditSink(Protocol):
+    def record(self, entry: AuditRecord) -> None:
+        """Keep `entry` durably before returning (the state store implements this)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What happened: `view` is Novu's channel as last read (after the action when it ran)."""
+
+    ok: bool
+    record: AuditRecord
+    view: ChannelView | None
+
+
+class _Refused(Exception):  # noqa: N818 - a verdict, not a fault: the action is refused
+    """The checks before writing said no; the message says why."""
+
+
+class _Failed(Exception):  # noqa: N818 - the action ran and the result is wrong
+    """The writes ran but the read-back does not show the target as the active primary."""
+
+
+@dataclass
+class _Action:
+    """One action and what it has done so far, so a failure or timeout is still recorded."""
+
+    rule: ChannelRule
+    decision: Decision
+    id: str
+    started: float
+    stage: str = "reading the channel"
+    writing: bool = False
+    """A write call (set-primary, activate) is under way: its requests count as attempts."""
+    attempts: int = 0
+    from_: str | None = None
+    view: ChannelView | None = None
+    erased: tuple[Mapping[str, Any], ...] = ()
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+class Actuator:
+    """Executes SWITCH / WOULD_SWITCH decisions (automatic or manual) safely and audited."""
+
+    def __init__(
+        self,
+        *,
+        clients: Mapping[str, NovuClient],
+        clock: Clock,
+        audit: AuditSink,
+        action_timeout: float = 30.0,
+        new_id: Callable[[], str] = lambda: uuid4().hex,
+    ) -> None:
+        self._clients = clients
+        self._clock = clock
+        self._audit = audit
+        self._action_timeout = action_timeout
+        self._new_id = new_id
+        self._in_flight: set[ChannelKey] = set()
+
+    def in_flight(self, channel: ChannelKey) -> bool:
+        return channel in self._in_flight
+
+    async def execute(self, rule: ChannelRule, decision: Decision) -> ActionOutcome:
+        """Make `decision.target` the channel's one active primary (or, dry run, say how).
+
+        Never raises for Novu failures, refusals or timeouts: they come back as an outcome
+        with its audit record. Raises ValueError for a decision that does not act.
+        """
+        if decision.kind not in ACTING_KINDS:
+            msg = f"only switch decisions are executed, not {decision.kind.value!r}"
+            raise ValueError(msg)
+        if not decision.target:
+            msg = f"a {decision.kind.value} decision for {decision.channel} names no target"
+            raise ValueError(msg)
+        if decision.channel != rule.key:
+            msg = f"decision for {decision.channel} given with the rule of {rule.key}"
+            raise ValueError(msg)
+        action = _Action(rule, decision, id=self._new_id(), started=self._clock.now())
+        if rule.key in self._in_flight:
+            action.stage = "waiting for the action in flight"
+            record = self._record(action, "refused", IN_FLIGHT)
+            return ActionOutcome(ok=False, record=record, view=None)
+        self._in_flight.add(rule.key)
+        try:
+            return await self._bounded(action)
+        finally:
+            self._in_flight.discard(rule.key)
+
+    async def _bounded(self, action: _Action) -> ActionOutcome:
+        result: AuditResult
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self._action_timeout):
+                result = await self._act(action)
+        except _Refused as exc:
+            result, error = "refused", str(exc)
+        except _Failed as exc:
+            result, error = "failed", str(exc)
+        except TimeoutError:
+            action.attempts += 1 if action.writing else 0  # at least the one cut short
+            limit = format_duration(self._action_timeout)
+            result, error = "failed", f"timed out after {limit} while {action.stage}"
+        except NovuError as exc:
+            action.attempts += exc.attempts if action.writing else 0
+            result, error = "failed", f"{action.stage}: {exc}"
+        except asyncio.CancelledError:
+            self._record(action, "failed", f"cancelled while {action.stage}")
+            raise
+        except Exception as exc:  # a bug must not lose the audit record of a live action
+            log.exception("%s: action %s failed unexpectedly", action.rule.key, action.id)
+            result, error = "failed", f"unexpected {type(exc).__name__} while {action.stage}"
+        record = self._record(action, result, error)
+        return ActionOutcome(ok=result in ("ok", "dry_run"), record=record, view=action.view)
+
+    async def _act(self, action: _Action) -> AuditResult:
+        rule, decision = action.rule, action.decision
+        client = self._clients.get(rule.environment)
+        if client is None:
+            msg = f"no Novu client for environment {rule.environment!r}"
+            raise _Failed(msg)
+        target_name = decision.target or ""
+        action.view = await client.channel_view(rule.channel, now=self._clock.now())
+        current = action.view.primary
+        action.from_ = current.identifier if current else None
+        target = action.view.find(target_name)
+        if target is None:
+            msg = f"{target_name} is not an integration of {rule.key} in Novu"
+            raise _Refused(msg)
+
+        dry_run = decision.kind is DecisionKind.WOULD_SWITCH
+        if target.primary and target.active:
+            action.notes["plan"] = "none: already primary and active"
+            return "dry_run" if dry_run else _verified(action.view, target_name)
+        if target.primary:
+            action.notes["plan"] = "activate: already primary but inactive"
+        else:
+            action.notes["plan"] = "set-primary"
+            if target.conditions and not rule.policy.allow_erase_conditions:
+                msg = (
+                    f"{target_name} has {len(target.conditions)} condition(s) that set-primary "
+                    "would erase; set policy.allow_erase_conditions: true to allow it"
+                )
+                raise _Refused(msg)
+        if dry_run:
+            action.erased = () if target.primary else target.conditions
+            return "dry_run"
+
+        if target.primary:
+            await self._activate(client, target, action)
+        else:
+            await self._set_primary(client, target, action)
+
+        action.stage = "reading back the channel"
+        action.view = await client.channel_view(rule.channel, now=self._clock.now())
+        readback = action.view.find(target_name)
+        if readback is not None and readback.primary and not readback.active:
+            if "activated" in action.notes:
+                msg = f"read-back: {target_name} is still inactive after activating it"
+                raise _Failed(msg)
+            await self._activate(client, readback, action)
+            action.stage = "reading back the channel"
+            action.view = await client.channel_view(rule.channel, now=self._clock.now())
+        return _verified(action.view, target_name)
+
+    async def _set_primary(self, client: NovuClient, target: Integration, action: _Action) -> None:
+        key = f"novu-failover-{action.id}"  # fresh per action, the same on each retry
+        action.notes["idempotency_key"] = key
+        action.stage, action.writing = f"calling set-primary on {target.identifier}", True
+        action.erased = target.conditions  # Novu erases them, even if its reply is lost
+        done = await client.set_primary(target.id, idempotency_key=key)
+        action.attempts += done.attempts
+        action.writing = False
+        if done.replayed:
+            action.notes["replayed"] = "true"
+        if not done.value.active:
+            await self._activate(client, target, action)
+
+    async def _activate(self, client: NovuClient, target: Integration, action: _Action) -> None:
+        action.stage, action.writing = f"calling activate on {target.identifier}", True
+        # no idempotency key: Novu keys only POST/PATCH, and PUT active=true is idempotent
+        done = await client.activate(target.id)
+        action.attempts += done.attempts
+        action.writing = False
+        action.notes["activated"] = "true"
+
+    def _record(self, action: _Action, result: AuditResult, error: str | None) -> AuditRecord:
+        decision = action.decision
+        trigger: Trigger = decision.trigger or "failover"
+        record = AuditRecord(
+            id=action.id,
+            at=action.started,
+            environment=action.rule.environment,
+            channel=action.rule.channel,
+            from_=action.from_ if action.view is not None else decision.current,
+            to=decision.target,
+            trigger=trigger,
+            reason=decision.reason,
+            result=result,
+            dry_run=decision.kind is DecisionKind.WOULD_SWITCH,
+            attempts=action.attempts,
+            evidence=decision.evidence,
+            error=error,
+            erased_conditions=action.erased,
+            duration=max(0.0, self._clock.now() - action.started),
+            extra=dict(action.notes),
+        )
+        _log_record(action.rule.key, record)
+        self._audit.record(record)
+        return record
+
+
+def _verified(view: ChannelView, target: str) -> AuditResult:
+    """ "ok" when `target` is the channel's one primary and active; else _Failed saying why."""
+    problem = _problem(view, target)
+    if problem is not None:
+        raise _Failed(problem)
+    return "ok"
+
+
+def _problem(view: ChannelView, target: str) -> str | None:
+    primaries = [i for i in view.integrations if i.primary]
+    if not primaries:
+        return f"read-back: {view.environment}/{view.channel} has no primary (expected {target})"
+    if len(primaries) > 1:
+        names = ", ".join(i.identifier for i in primaries)
+        return f"read-back: {len(primaries)} primaries ({names}); expected only {target}"
+    (primary,) = primaries
+    if primary.identifier != target:
+        return f"read-back: primary is {primary.identifier}, not {target}"
+    if not primary.active:
+        return f"read-back: {target} is primary but inactive, so it receives no traffic"
+    return None
+
+
+def _log_record(channel: ChannelKey, record: AuditRecord) -> None:
+    route = f"{record.from_ or '(none)'} -> {record.to}"
+    took = f"{record.attempts} request(s), {record.duration:.1f}s"
+    if record.result == "ok":
+        log.info("%s: primary %s (%s; %s)", channel, route, record.trigger, took)
+    elif record.result == "dry_run":
+        log.info("%s: dry run, would switch %s (%s)", channel, route, record.reason)
+    else:
+        log.warning("%s: %s %s: %s (%s)", channel, record.result, route, record.error, took)

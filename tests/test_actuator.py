@@ -1,0 +1,580 @@
+"""Actuator: re-read, refuse or act, verify, and one audit record for every attempt.
+
+Most tests run against `FakeNovu`, a few-line stateful stand-in speaking Novu's protocol
+(set-primary side effects as shared/novu/README.md describes) whose answers a test can bend
+to produce exact anomalies. The tests at the end run against the Novu simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from daemon.actuator import IN_FLIGHT, ActionOutcome, Actuator
+from daemon.clock import FakeClock
+from daemon.model import AuditRecord, Decision, DecisionKind, Trigger
+from daemon.novu import NovuClient, RetryPolicy
+from daemon.rules.model import ChannelRule
+
+ENV = "65a1b2c3d4e5f6a7b8c9d0e1"
+IDS = {
+    "sendgrid-main": "64f000000000000000000001",
+    "ses-backup": "64f000000000000000000002",
+    "mailgun-spare": "64f000000000000000000003",
+    "twilio-sms": "64f000000000000000000004",
+    "vonage-sms": "64f000000000000000000005",
+}
+CONDITIONS = [
+    {
+        "isNegated": False,
+        "type": "BOOLEAN",
+        "value": "AND",
+        "children": [{"field": "tier", "value": "gold", "operator": "EQUAL", "on": "payload"}],
+    }
+]
+SET_PRIMARY = re.compile(r"^/v1/integrations/([0-9a-f]{24})/set-primary$")
+ONE = re.compile(r"^/v1/integrations/([0-9a-f]{24})$")
+
+
+class FakeNovu:
+    """Integrations of one environment; GET list, POST set-primary, PUT, as Novu does them.
+
+    `hooks[(method, kind)]` may replace an answer (return a Response) or wait (async).
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.requests: list[httpx.Request] = []
+        self.hooks: dict[tuple[str, str], Callable[[httpx.Request], Any]] = {}
+        self.ignore_writes = False
+
+    def add(
+        self,
+        identifier: str,
+        *,
+        channel: str = "email",
+        active: bool = True,
+        primary: bool = False,
+        conditions: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.rows[IDS[identifier]] = {
+            "_id": IDS[identifier],
+            "_environmentId": ENV,
+            "_organizationId": "65a000000000000000000000",
+            "name": identifier,
+            "identifier": identifier,
+            "providerId": identifier.split("-", maxsplit=1)[0],
+            "channel": channel,
+            "credentials": {"apiKey": "provider-secret"},
+            "active": active,
+            "deleted": False,
+            "primary": primary,
+            "conditions": conditions or [],
+        }
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        kind = "list" if path == "/v1/integrations" else "set-primary" if "set-" in path else "one"
+        hook = self.hooks.get((request.method, kind))
+        if hook is not None:
+            answer = hook(request)
+            if asyncio.iscoroutine(answer):
+                answer = await answer
+            if isinstance(answer, httpx.Response):
+                return answer
+        if request.method == "GET" and kind == "list":
+            return httpx.Response(200, json={"data": list(self.rows.values())})
+        if request.method == "POST" and (match := SET_PRIMARY.match(path)):
+            return self._set_primary(match.group(1))
+        if request.method == "PUT" and (match := ONE.match(path)):
+            row = self.rows[match.group(1)]
+            if not self.ignore_writes:
+                row.update(json.loads(request.content))
+                row.pop("check", None)
+            return httpx.Response(200, json={"data": row})
+        return httpx.Response(404, json={"statusCode": 404, "message": "no route"})
+
+    def _set_primary(self, integration_id: str) -> httpx.Response:
+        target = self.rows.get(integration_id)
+        if target is None:
+            return httpx.Response(404, json={"statusCode": 404, "message": "Integration not found"})
+        if not target["primary"] and not self.ignore_writes:
+            for row in self.rows.values():
+                if row["channel"] == target["channel"] and row["primary"]:
+                    row["primary"] = False
+            target.update(active=True, primary=True, conditions=[])
+        return httpx.Response(200, json={"data": target})
+
+    def writes(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method != "GET"]
+
+    def primary(self, channel: str = "email") -> tuple[str, bool] | None:
+        rows = [r for r in self.rows.values() if r["channel"] == channel and r["primary"]]
+        return (rows[0]["identifier"], rows[0]["active"]) if len(rows) == 1 else None
+
+
+class Audit:
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def record(self, entry: AuditRecord) -> None:
+        self.records.append(entry)
+
+
+async def no_sleep(seconds: float) -> None:
+    del seconds
+
+
+def make_rule(
+    channel: str = "email",
+    *,
+    candidates: tuple[str, ...] = ("sendgrid-main", "ses-backup"),
+    allow_erase: bool = False,
+) -> ChannelRule:
+    return ChannelRule.model_validate(
+        {
+            "environment": "production",
+            "channel": channel,
+            "candidates": [
+                {"integration": name, "signals": [{"http": {"url": "http://127.0.0.1:9/"}}]}
+                for name in candidates
+            ],
+            "policy": {"allow_erase_conditions": allow_erase},
+        }
+    )
+
+
+def decision(
+    target: str = "ses-backup",
+    *,
+    kind: DecisionKind = DecisionKind.SWITCH,
+    channel: str = "production/email",
+    trigger: Trigger = "failover",
+    current: str | None = "sendgrid-main",
+) -> Decision:
+    return Decision(
+        channel=channel,
+        kind=kind,
+        reason="sendgrid-main is down: statuspage says major_outage",
+        at=1_700_000_000.0,
+        current=current,
+        target=target,
+        trigger=trigger,
+        evidence=("statuspage: Mail Sending major_outage",),
+    )
+
+
+class Rig:
+    """An Actuator over FakeNovu with a fake clock and an in-memory audit sink."""
+
+    def __init__(
+        self,
+        novu: FakeNovu,
+        *,
+        action_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.novu = novu
+        self.audit = Audit()
+        self.clock = FakeClock()
+        http = httpx.AsyncClient(transport=httpx.MockTransport(novu))
+        client = NovuClient(
+            http,
+            environment="production",
+            base_url="http://novu.test",
+            api_key=SecretStr("sk-actuator-test"),
+            retry=retry or RetryPolicy(),
+            sleep=no_sleep,
+        )
+        ids = iter(f"action{n}" for n in range(1, 100))
+        self.actuator = Actuator(
+            clients={"production": client},
+            clock=self.clock,
+            audit=self.audit,
+            action_timeout=action_timeout,
+            new_id=lambda: next(ids),
+        )
+
+    async def run(
+        self, rule: ChannelRule | None = None, d: Decision | None = None
+    ) -> ActionOutcome:
+        return await self.actuator.execute(rule or make_rule(), d or decision())
+
+
+def email_channel(**ses: Any) -> FakeNovu:
+    novu = FakeNovu()
+    novu.add("sendgrid-main", primary=True)
+    novu.add("ses-backup", **ses)
+    novu.add("twilio-sms", channel="sms", primary=True)
+    return novu
+
+
+# -- the happy path -------------------------------------------------------------------------
+
+
+async def test_switch_sets_the_primary_verifies_it_and_audits_once() -> None:
+    rig = Rig(email_channel())
+    outcome = await rig.run()
+    assert outcome.ok
+    assert rig.novu.primary() == ("ses-backup", True)
+    assert rig.novu.primary("sms") == ("twilio-sms", True)
+    (write,) = rig.novu.writes()
+    assert write.url.path == f"/v1/integrations/{IDS['ses-backup']}/set-primary"
+    assert write.headers["Idempotency-Key"] == "novu-failover-action1"
+    assert rig.audit.records == [outcome.record]
+    record = outcome.record
+    assert (record.id, record.result, record.error) == ("action1", "ok", None)
+    assert not record.dry_run
+    assert (record.environment, record.channel) == ("production", "email")
+    assert (record.from_, record.to, record.trigger) == ("sendgrid-main", "ses-backup", "failover")
+    assert record.reason == "sendgrid-main is down: statuspage says major_outage"
+    assert record.evidence == ("statuspage: Mail Sending major_outage",)
+    assert (record.attempts, record.at) == (1, rig.clock.now())
+    assert outcome.view is not None
+    assert outcome.view.primary is not None
+    assert outcome.view.primary.identifier == "ses-backup"
+
+
+async def test_each_action_gets_a_fresh_idempotency_key() -> None:
+    rig = Rig(email_channel())
+    await rig.run()
+    await rig.run(d=decision("sendgrid-main", trigger="failback"))
+    keys = [r.headers["Idempotency-Key"] for r in rig.novu.writes()]
+    assert keys == ["novu-failover-action1", "novu-failover-action2"]
+
+
+async def test_a_retried_set_primary_keeps_its_key_and_counts_its_attempts() -> None:
+    novu = email_channel()
+    answers = iter(
+        [httpx.Response(409, json={"message": "in progress"}, headers={"Retry-After": "1"})]
+    )
+    novu.hooks["POST", "set-primary"] = lambda request: next(answers, None)
+    rig = Rig(novu)
+    outcome = await rig.run()
+    assert outcome.ok
+    assert outcome.record.attempts == 2
+    assert {r.headers["Idempotency-Key"] for r in novu.writes()} == {"novu-failover-action1"}
+
+
+async def test_a_manual_decision_is_executed_and_audited_as_manual() -> None:
+    rig = Rig(email_channel())
+    outcome = await rig.run(d=decision(trigger="manual"))
+    assert outcome.ok
+    assert outcome.record.trigger == "manual"
+
+
+async def test_the_duration_is_measured_on_the_injected_clock() -> None:
+    novu = email_channel()
+    rig = Rig(novu)
+    novu.hooks["POST", "set-primary"] = lambda request: rig.clock.advance(2.5) and None
+    outcome = await rig.run()
+    assert outcome.record.duration == 2.5
+
+
+# -- dry run, refusals ----------------------------------------------------------------------
+
+
+async def test_would_switch_records_a_dry_run_without_writing() -> None:
+    rig = Rig(email_channel())
+    outcome = await rig.run(d=decision(kind=DecisionKind.WOULD_SWITCH))
+    assert outcome.ok
+    assert (outcome.record.result, outcome.record.dry_run) == ("dry_run", True)
+    assert rig.novu.writes() == []
+    assert rig.novu.primary() == ("sendgrid-main", True)
+    assert outcome.record.extra["plan"] == "set-primary"
+
+
+@pytest.mark.parametrize(
+    "kind", [k for k in DecisionKind if k not in (DecisionKind.SWITCH, DecisionKind.WOULD_SWITCH)]
+)
+async def test_decisions_that_do_not_act_are_rejected(kind: DecisionKind) -> None:
+    rig = Rig(email_channel())
+    with pytest.raises(ValueError, match="only switch decisions"):
+        await rig.run(d=decision(kind=kind))
+    assert rig.novu.requests == []
+    assert rig.audit.records == []
+
+
+async def test_a_decision_for_another_channel_is_rejected() -> None:
+    rig = Rig(email_channel())
+    with pytest.raises(ValueError, match="production/sms"):
+        await rig.run(d=decision(channel="production/sms"))
+
+
+async def test_a_target_missing_from_novu_is_refused() -> None:
+    rig = Rig(email_channel())
+    outcome = await rig.run(d=decision("mailgun-spare"))
+    assert not outcome.ok
+    assert outcome.record.result == "refused"
+    assert "mailgun-spare is not an integration of production/email" in (outcome.record.error or "")
+    assert rig.novu.writes() == []
+    assert rig.audit.records == [outcome.record]
+
+
+async def test_a_target_of_another_channel_is_refused() -> None:
+    rig = Rig(email_channel())
+    outcome = await rig.run(d=decision("twilio-sms"))
+    assert outcome.record.result == "refused"
+    assert rig.novu.writes() == []
+
+
+async def test_a_target_with_conditions_is_refused_unless_allowed() -> None:
+    rig = Rig(email_channel(conditions=CONDITIONS))
+    outcome = await rig.run()
+    assert outcome.record.result == "refused"
+    assert "allow_erase_conditions" in (outcome.record.error or "")
+    assert outcome.record.erased_conditions == ()
+    assert rig.novu.writes() == []
+    assert rig.novu.rows[IDS["ses-backup"]]["conditions"] == CONDITIONS
+
+
+async def test_allowed_erasing_of_conditions_is_recorded() -> None:
+    rig = Rig(email_channel(conditions=CONDITIONS))
+    outcome = await rig.run(make_rule(allow_erase=True))
+    assert outcome.ok
+    assert outcome.record.erased_conditions == tuple(CONDITIONS)
+    assert rig.novu.rows[IDS["ses-backup"]]["conditions"] == []
+    assert json.loads(json.dumps(asdict(outcome.record)))["erased_conditions"] == CONDITIONS
+
+
+async def test_a_dry_run_reports_the_conditions_it_would_erase() -> None:
+    rig = Rig(email_channel(conditions=CONDITIONS))
+    outcome = await rig.run(make_rule(allow_erase=True), decision(kind=DecisionKind.WOULD_SWITCH))
+    assert outcome.record.result == "dry_run"
+    assert outcome.record.erased_conditions == tuple(CONDITIONS)
+    assert rig.novu.writes() == []
+
+
+async def test_a_dry_run_that_would_be_refused_says_refused() -> None:
+    rig = Rig(email_channel(conditions=CONDITIONS))
+    outcome = await rig.run(d=decision(kind=DecisionKind.WOULD_SWITCH))
+    assert (outcome.record.result, outcome.record.dry_run) == ("refused", True)
+
+
+# -- the primary's active flag --------------------------------------------------------------
+
+
+async def test_an_inactive_primary_target_is_activated_with_put_not_set_primary() -> None:
+    novu = FakeNovu()
+    novu.add("sendgrid-main")
+    novu.add("ses-backup", primary=True, active=False)
+    rig = Rig(novu)
+    outcome = await rig.run()
+    assert outcome.ok
+    (write,) = novu.writes()
+    assert (write.method, write.url.path) == ("PUT", f"/v1/integrations/{IDS['ses-backup']}")
+    assert json.loads(write.content) == {"active": True, "check": False}
+    assert novu.primary() == ("ses-backup", True)
+    assert outcome.record.extra["activated"] == "true"
+    assert outcome.record.from_ == "ses-backup"
+
+
+async def test_an_already_active_primary_target_needs_no_call() -> None:
+    novu = FakeNovu()
+    novu.add("sendgrid-main")
+    novu.add("ses-backup", primary=True)
+    rig = Rig(novu)
+    outcome = await rig.run()
+    assert outcome.ok
+    assert novu.writes() == []
+    assert outcome.record.extra["plan"] == "none: already primary and active"
+    assert outcome.record.attempts == 0
+
+
+async def test_a_set_primary_answer_with_an_inactive_target_is_followed_by_activate() -> None:
+    novu = email_channel(active=False)
+
+    def inactive_answer(request: httpx.Request) -> httpx.Response:
+        row = novu.rows[IDS["ses-backup"]]
+        for other in novu.rows.values():
+            if other["channel"] == "email":
+                other["primary"] = False
+        row.update(primary=True)  # an old server that forgot to activate
+        return httpx.Response(200, json=row)
+
+    novu.hooks["POST", "set-primary"] = inactive_answer
+    rig = Rig(novu)
+    outcome = await rig.run()
+    assert outcome.ok
+    assert [r.method for r in novu.requests] == ["GET", "POST", "PUT", "GET"]
+    assert novu.primary() == ("ses-backup", True)
+    assert outcome.record.attempts == 2
+
+
+# -- verification and failures --------------------------------------------------------------
+
+
+async def test_a_read_back_that_does_not_show_the_target_fails_precisely() -> None:
+    novu = email_channel()
+    novu.ignore_writes = True
+    rig = Rig(novu)
+    outcome = await rig.run()
+    assert not outcome.ok
+    assert outcome.record.result == "failed"
+    assert outcome.record.error == "read-back: primary is sendgrid-main, not ses-backup"
+
+
+async def test_a_read_back_with_two_primaries_fails() -> None:
+    novu = email_channel()
+    novu.hooks["GET", "list"] = lambda request: (
+        novu.rows[IDS["sendgrid-main"]].update(primary=True) if novu.writes() else None
+    )
+    outcome = await Rig(novu).run()
+    assert outcome.record.result == "failed"
+    assert outcome.record.error == (
+        "read-back: 2 primaries (sendgrid-main, ses-backup); expected only ses-backup"
+    )
+
+
+async def test_a_target_that_stays_inactive_fails() -> None:
+    novu = email_channel()
+    novu.hooks["PUT", "one"] = lambda request: httpx.Response(
+        200, json=novu.rows[IDS["ses-backup"]]
+    )
+    novu.hooks["POST", "set-primary"] = lambda request: (
+        novu.rows[IDS["sendgrid-main"]].update(primary=False),
+        novu.rows[IDS["ses-backup"]].update(primary=True, active=False),
+        httpx.Response(200, json=novu.rows[IDS["ses-backup"]]),
+    )[-1]
+    outcome = await Rig(novu).run()
+    assert outcome.record.result == "failed"
+    assert outcome.record.error == "read-back: ses-backup is still inactive after activating it"
+
+
+async def test_novu_unavailable_fails_the_action_with_the_attempts_made() -> None:
+    novu = email_channel()
+    novu.hooks["POST", "set-primary"] = lambda request: httpx.Response(
+        503, json={"statusCode": 503, "message": "Service Unavailable"}
+    )
+    outcome = await Rig(novu).run()
+    record = outcome.record
+    assert (record.result, record.attempts) == ("failed", 5)
+    assert (record.error or "").startswith(
+        "calling set-primary on ses-backup: Novu set_primary unavailable"
+    )
+    assert record.from_ == "sendgrid-main"
+
+
+async def test_a_refused_write_is_not_retried_and_fails() -> None:
+    novu = email_channel()
+    novu.hooks["POST", "set-primary"] = lambda request: httpx.Response(
+        403, json={"statusCode": 403, "message": "Forbidden"}
+    )
+    outcome = await Rig(novu).run()
+    assert (outcome.record.result, outcome.record.attempts) == ("failed", 1)
+    assert "HTTP 403: Forbidden" in (outcome.record.error or "")
+
+
+async def test_an_unreadable_channel_fails_before_any_write() -> None:
+    novu = email_channel()
+    novu.hooks["GET", "list"] = lambda request: httpx.Response(
+        401, json={"message": "Unauthorized"}
+    )
+    outcome = await Rig(novu).run()
+    assert outcome.record.result == "failed"
+    assert (outcome.record.error or "").startswith("reading the channel: ")
+    assert (outcome.record.attempts, outcome.record.from_) == (0, "sendgrid-main")
+    assert novu.writes() == []
+
+
+async def test_an_environment_without_a_client_fails() -> None:
+    rig = Rig(email_channel())
+    rule = ChannelRule.model_validate({**make_rule().model_dump(), "environment": "staging"})
+    d = decision(channel="staging/email")
+    outcome = await rig.actuator.execute(rule, d)
+    assert outcome.record.result == "failed"
+    assert outcome.record.error == "no Novu client for environment 'staging'"
+
+
+# -- concurrency and time -------------------------------------------------------------------
+
+
+async def test_one_action_in_flight_per_channel_the_second_is_refused() -> None:
+    novu = email_channel()
+    novu.add("twilio-sms", channel="sms", primary=True)
+    novu.add("vonage-sms", channel="sms")
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def held(request: httpx.Request) -> None:
+        if "ses-backup" in novu.rows[request.url.path.split("/")[3]]["identifier"]:
+            entered.set()
+            await release.wait()
+
+    novu.hooks["POST", "set-primary"] = held
+    rig = Rig(novu)
+    first = asyncio.create_task(rig.run())
+    await entered.wait()
+    assert rig.actuator.in_flight("production/email")
+    second = await rig.run(d=decision("ses-backup"))
+    assert (second.ok, second.record.result, second.record.error) == (False, "refused", IN_FLIGHT)
+    other = await rig.run(
+        make_rule("sms", candidates=("twilio-sms", "vonage-sms")),
+        decision("vonage-sms", channel="production/sms", current="twilio-sms"),
+    )
+    assert other.ok  # another channel is not held up
+    release.set()
+    assert (await first).ok
+    assert not rig.actuator.in_flight("production/email")
+    assert [r.result for r in rig.audit.records] == ["refused", "ok", "ok"]
+    assert len({r.id for r in rig.audit.records}) == 3
+
+
+async def test_the_whole_action_is_bounded_by_action_timeout() -> None:
+    novu = email_channel()
+
+    async def hang(request: httpx.Request) -> None:
+        await asyncio.Event().wait()
+
+    novu.hooks["POST", "set-primary"] = hang
+    rig = Rig(novu, action_timeout=0.05)
+    outcome = await rig.run()
+    record = outcome.record
+    assert (record.result, record.attempts) == ("failed", 1)
+    assert record.error == "timed out after 50ms while calling set-primary on ses-backup"
+    assert not rig.actuator.in_flight("production/email")
+    assert rig.audit.records == [record]
+
+
+async def test_a_cancelled_action_is_still_audited() -> None:
+    novu = email_channel()
+    entered = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    novu.hooks["POST", "set-primary"] = hang
+    rig = Rig(novu)
+    task = asyncio.create_task(rig.run())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (record,) = rig.audit.records
+    assert record.result == "failed"
+    assert record.error == "cancelled while calling set-primary on ses-backup"
+    assert not rig.actuator.in_flight("production/email")
+
+
+async def test_an_unexpected_error_is_audited_as_failed_not_lost() -> None:
+    novu = email_channel()
+    rig = Rig(novu)
+
+    def broken(request: httpx.Request) -> None:
+        raise KeyError("bug")
+
+    novu.hooks["POST", "set-primary"] = broken
+    outcome = await rig.run()
+    assert outcome.record.result == "failed"
+    assert outcome.record.error == "unexpected KeyError while calling set-primary on ses-backup"
+    assert rig.audit.records == [outcome.record]
