@@ -65,7 +65,9 @@ class FakeChannel:
         return next((c for c in self.candidates if c.integration == integration), None)
 
 
-def _integration(identifier: str, *, channel: str, provider: str, active: bool, primary: bool):
+def _integration(
+    identifier: str, *, channel: str, provider: str, active: bool, primary: bool
+) -> Integration:
     return Integration(
         id=f"{abs(hash(identifier)) % 10**24:024x}",
         identifier=identifier,
@@ -78,7 +80,9 @@ def _integration(identifier: str, *, channel: str, provider: str, active: bool, 
     )
 
 
-def _signal(name: str, state: Health, reason: str, since: float | None, *, passive=False):
+def _signal(
+    name: str, state: Health, reason: str, since: float | None, *, passive: bool = False
+) -> SignalHealth:
     return SignalHealth(signal=name, state=state, reason=reason, since=since, passive=passive)
 
 
@@ -105,7 +109,9 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
                 reason="novu_delivery: 2% failures in 5m (50 messages)",
                 since=now - 3000,
                 signals=(
-                    _signal("novu_delivery", Health.UP, "2% failures in 5m (50 messages)", 100.0),
+                    _signal(
+                        "novu_delivery", Health.UP, "2% failures in 5m (50 messages)", now - 3000
+                    ),
                 ),
             ),
             CandidateHealth(

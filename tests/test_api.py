@@ -262,7 +262,7 @@ async def test_the_scheme_is_case_insensitive(client: httpx.AsyncClient) -> None
 async def test_a_non_ascii_token_is_refused_not_crashed(
     client: httpx.AsyncClient, plane: FakePlane
 ) -> None:
-    headers = {"authorization": b"Bearer t\xc3\xa9st"}
+    headers = {b"authorization": b"Bearer t\xc3\xa9st"}
     response = await client.post("/v1/ack", headers=headers, json=GOOD_BODIES["/v1/ack"])
     assert response.status_code == 401
     assert plane.calls == []

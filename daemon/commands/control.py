@@ -1,14 +1,349 @@
-"""Placeholder until this subcommand lands (being built now)."""
+"""`status`, `events`, `explain`, `pause`, `resume`, `ack`, `failover`: talk to a running
+daemon over its HTTP API (docs/api.md).
+
+Exit codes: 0 done, 1 the daemon refused (its error is printed), 2 a usage or connection
+problem. The API token comes from NOVU_FAILOVER_API_TOKEN or --token-file and is only sent
+with the commands that change something.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from daemon import __version__
+from daemon.commands.control_render import (
+    ago,
+    render_events,
+    render_explain,
+    render_status,
+    when,
+)
+from daemon.durations import parse_duration
+
+JSON = dict[str, Any]
+
+DEFAULT_URL = "http://127.0.0.1:9555"
+URL_ENV = "NOVU_FAILOVER_URL"
+TOKEN_ENV = "NOVU_FAILOVER_API_TOKEN"  # noqa: S105 - the variable's name, not a token
+ACTOR_ENV = "NOVU_FAILOVER_ACTOR"
+MUTATING = frozenset({"pause", "resume", "ack", "failover"})
+READ_TIMEOUT = 10.0
+FAILOVER_TIMEOUT = 60.0
+"""A manual switch waits for the daemon's actuator (re-read, set-primary with retries, verify)."""
+_CHANNEL = re.compile(r"[A-Za-z0-9_.-]{1,64}/[A-Za-z0-9_.-]{1,32}")
+
+
+class UsageError(Exception):
+    """Exit 2: bad input, no token, or the daemon could not be reached or understood."""
+
+
+class DaemonRefusedError(Exception):
+    """Exit 1: the daemon answered with an error."""
+
+
+# -- arguments -------------------------------------------------------------------------------
+
+
+def _channel(text: str) -> str:
+    if _CHANNEL.fullmatch(text) is None:
+        msg = f"{text!r} is not a channel; write it as environment/channel, e.g. production/email"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def _duration(text: str) -> str:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if seconds <= 0:
+        msg = "a pause lasts longer than 0s"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def _reason(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned or len(cleaned) > 500:
+        msg = "give a reason of 1 to 500 characters (it is shown in status and the audit trail)"
+        raise argparse.ArgumentTypeError(msg)
+    return cleaned
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 500:
+        msg = f"{text!r}: give a number from 1 to 500"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _offset(text: str) -> int:
+    if not text.isdigit():
+        msg = f"{text!r}: give a number from 0"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    del parser, name
+    parser.set_defaults(_control_command=name)
+    parser.add_argument(
+        "--url",
+        default=os.environ.get(URL_ENV) or DEFAULT_URL,
+        help=f"the daemon's API (default: ${URL_ENV} or {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait for the daemon's answer"
+    )
+    if name in MUTATING:
+        parser.add_argument(
+            "--token-file",
+            type=Path,
+            help=f"read the API token from this file (default: ${TOKEN_ENV})",
+        )
+        parser.add_argument(
+            "--actor",
+            default=None,
+            help=f"who you are, for the audit trail (default: ${ACTOR_ENV} or your user name)",
+        )
+    if name in ("status", "events", "explain"):
+        parser.add_argument("--json", action="store_true", help="print the daemon's JSON")
+    if name == "events":
+        parser.add_argument("--limit", type=_limit, default=50, help="how many (1-500)")
+        parser.add_argument("--offset", type=_offset, default=0, help="skip the newest N")
+    elif name in ("explain", "ack"):
+        parser.add_argument(
+            "channel", type=_channel, metavar="CHANNEL", help="e.g. production/email"
+        )
+    elif name == "pause":
+        parser.add_argument(
+            "--channel", type=_channel, default=None, help="one channel (default: every channel)"
+        )
+        parser.add_argument(
+            "--for", dest="duration", type=_duration, help="e.g. 30m (default: until resumed)"
+        )
+        parser.add_argument("--reason", type=_reason, required=True, help="why (required)")
+    elif name == "resume":
+        parser.add_argument(
+            "--channel",
+            type=_channel,
+            default=None,
+            help="lift this channel's pause (default: lift the global pause)",
+        )
+    elif name == "failover":
+        parser.add_argument(
+            "channel", type=_channel, metavar="CHANNEL", help="e.g. production/email"
+        )
+        parser.add_argument("target", metavar="TARGET", help="the candidate integration identifier")
+        parser.add_argument(
+            "--force", action="store_true", help="switch even if the target is not healthy"
+        )
+        parser.add_argument("--reason", type=_reason, required=True, help="why (required)")
+
+
+# -- talking to the daemon -------------------------------------------------------------------
+
+
+def _token(args: argparse.Namespace) -> str:
+    token: str
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            msg = f"cannot read the token file {args.token_file}: {exc.strerror or exc}"
+            raise UsageError(msg) from exc
+        except UnicodeDecodeError as exc:
+            msg = f"the token file {args.token_file} is not UTF-8 text"
+            raise UsageError(msg) from exc
+        source = f"the token file {args.token_file}"
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        source = f"${TOKEN_ENV}"
+    if not token:
+        msg = f"no API token: set {TOKEN_ENV} or pass --token-file"
+        raise UsageError(msg)
+    if not token.isascii() or not token.isprintable() or " " in token:
+        msg = f"the API token in {source} must be printable ASCII without spaces"
+        raise UsageError(msg)
+    return token
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who acts, reduced to what the daemon keeps (it sanitizes too): letters, digits, `._@:-`."""
+    given: str | None = args.actor or os.environ.get(ACTOR_ENV)
+    if not given:
+        try:
+            given = getpass.getuser()
+        except (OSError, KeyError):  # no user name in some containers
+            given = ""
+    cleaned = re.sub(r"[^A-Za-z0-9 ._@:+/=-]", "", given).strip()[:64].strip()
+    return cleaned or "cli"
+
+
+def _reason_for_failure(exc: httpx.HTTPError) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    return text[:1].lower() + text[1:]
+
+
+class DaemonClient:
+    """One daemon, one synchronous httpx client; errors become UsageError / DaemonRefusedError."""
+
+    def __init__(self, url: str, *, timeout: float, headers: dict[str, str]) -> None:
+        self.url = url.rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", self.url):
+            msg = f"--url {url!r} is not an http(s) URL, e.g. {DEFAULT_URL}"
+            raise UsageError(msg)
+        self.timeout = timeout
+        self.client = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            headers={"user-agent": f"novu-failover-cli/{__version__}", **headers},
+        )
+
+    def __enter__(self) -> DaemonClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.client.close()
+
+    def call(
+        self, method: str, path: str, *, params: JSON | None = None, body: JSON | None = None
+    ) -> JSON:
+        try:
+            response = self.client.request(method, path, params=params, json=body)
+        except httpx.ConnectError as exc:
+            msg = f"cannot reach the daemon at {self.url}: {_reason_for_failure(exc)}"
+            raise UsageError(msg) from exc
+        except httpx.TimeoutException as exc:
+            msg = f"the daemon at {self.url} did not answer within {self.timeout:g}s"
+            raise UsageError(msg) from exc
+        except httpx.HTTPError as exc:
+            msg = f"cannot talk to the daemon at {self.url}: {_reason_for_failure(exc)}"
+            raise UsageError(msg) from exc
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            kind = response.headers.get("content-type", "no content type")
+            msg = (
+                f"unexpected answer from {self.url}{path}: HTTP {response.status_code} ({kind}); "
+                "is --url the novu-failover API?"
+            )
+            raise UsageError(msg)
+        if response.is_error:
+            error = str(payload.get("error") or f"HTTP {response.status_code}")
+            msg = f"{error} (HTTP {response.status_code})"
+            raise DaemonRefusedError(msg)
+        return payload
+
+
+# -- the commands ----------------------------------------------------------------------------
+
+
+def _print_json(payload: JSON) -> None:
+    print(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def _status(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    payload = daemon.call("GET", "/v1/status")
+    _print_json(payload) if args.json else print(render_status(payload))
+
+
+def _events(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    params = {"limit": args.limit, "offset": args.offset}
+    payload = daemon.call("GET", "/v1/events", params=params)
+    _print_json(payload) if args.json else print(render_events(payload))
+
+
+def _explain(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    payload = daemon.call("GET", f"/v1/explain/{args.channel}")
+    _print_json(payload) if args.json else print(render_explain(payload))
+
+
+def _pause(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    body = {"channel": args.channel, "for": args.duration, "reason": args.reason}
+    payload = daemon.call("POST", "/v1/pause", body=body)
+    pause = payload.get("pause") or {}
+    scope = args.channel or "every channel"
+    until = pause.get("until")
+    since = pause.get("since")
+    end = "until resumed" if until is None else f"until {when(until)}"
+    if until is not None and since is not None:
+        end = f"for {ago(since, until).removesuffix(' ago')}, {end}"
+    print(f"paused {scope} {end}: {pause.get('reason', args.reason)}")
+
+
+def _resume(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    payload = daemon.call("POST", "/v1/resume", body={"channel": args.channel})
+    scope = args.channel or "the global pause"
+    print(f"resumed {scope}" if payload.get("resumed") else f"{scope}: was not paused")
+    still = payload.get("still_paused") or []
+    if still:
+        print(f"still paused: {', '.join(still)} (resume them with --channel)")
+
+
+def _ack(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    payload = daemon.call("POST", "/v1/ack", body={"channel": args.channel})
+    if payload.get("was_blocked"):
+        print(f"acknowledged: the brake on {args.channel} is released")
+    else:
+        print(f"acknowledged: {args.channel} was not blocked; its brake count starts afresh")
+
+
+def _failover(args: argparse.Namespace, daemon: DaemonClient) -> None:
+    body = {
+        "channel": args.channel,
+        "target": args.target,
+        "force": args.force,
+        "reason": args.reason,
+    }
+    payload = daemon.call("POST", "/v1/failover", body=body)
+    event = payload.get("event") or {}
+    verb = "would switch (dry run)" if payload.get("dry_run") else "switched"
+    source = payload.get("from") or "no primary"
+    print(f"{verb} {args.channel}: {source} -> {payload.get('to', args.target)}")
+    if event.get("id"):
+        print(
+            f"audit event {event['id']}: {event.get('result')}, {event.get('attempts')} attempt(s)"
+        )
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, DaemonClient], None]] = {
+    "status": _status,
+    "events": _events,
+    "explain": _explain,
+    "pause": _pause,
+    "resume": _resume,
+    "ack": _ack,
+    "failover": _failover,
+}
 
 
 def run(args: argparse.Namespace) -> int:
-    del args
-    raise NotImplementedError
+    name: str = args._control_command
+    try:
+        headers: dict[str, str] = {}
+        if name in MUTATING:
+            headers = {"authorization": f"Bearer {_token(args)}", "x-actor": _actor(args)}
+        default_timeout = FAILOVER_TIMEOUT if name == "failover" else READ_TIMEOUT
+        timeout = args.timeout if args.timeout is not None else default_timeout
+        with DaemonClient(args.url, timeout=timeout, headers=headers) as daemon:
+            _COMMANDS[name](args, daemon)
+    except DaemonRefusedError as exc:
+        print(f"novu-failover {name}: refused: {exc}", file=sys.stderr)
+        return 1
+    except UsageError as exc:
+        print(f"novu-failover {name}: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,285 @@
+"""Human text for the control commands, from the JSON shapes in docs/api.md.
+
+Pure: takes the daemon's JSON (and its `now`) and returns text. Tolerant of missing keys,
+so an older or newer daemon still prints something useful.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from daemon.durations import format_duration
+
+JSON = dict[str, Any]
+
+
+def when(at: float | None) -> str:
+    """An absolute UTC time, to the second."""
+    if at is None:
+        return "-"
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def ago(at: float | None, now: float) -> str:
+    """`3m ago` / `in 4m` relative to the daemon's `now`; `-` for no time."""
+    if at is None:
+        return "-"
+    delta = now - at
+    if abs(delta) < 1:
+        return "now"
+    return f"{format_duration(delta)} ago" if delta > 0 else f"in {format_duration(-delta)}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = "") -> list[str]:
+    """Columns padded to their widest cell; the last column runs free."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [str(cell).ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        lines.append((indent + "  ".join([*cells, str(row[-1])])).rstrip())
+    return lines
+
+
+def _pause_text(pause: JSON | None, now: float, *, scope: str = "") -> str:
+    if not pause:
+        return "-"
+    until = pause.get("until")
+    end = "until resumed" if until is None else f"until {when(until)} ({ago(until, now)})"
+    by = pause.get("by") or "?"
+    return f"{scope}paused {end}, by {by}, {ago(pause.get('since'), now)}: {pause.get('reason')}"
+
+
+def _brake_text(brake: JSON | None, now: float) -> str:
+    if not brake:
+        return "-"
+    per = brake.get("per")
+    window = f" in {format_duration(per)}" if isinstance(per, int | float) else ""
+    text = f"{brake.get('count', '?')}/{brake.get('max', '?')} switches{window}"
+    blocked = brake.get("blocked_until")
+    if blocked is not None:
+        text += f"; BLOCKED until {when(blocked)} ({ago(blocked, now)}), ack to release now"
+    return text
+
+
+def _timer_text(until: float | None, now: float) -> str:
+    if until is None or until <= now:
+        return "-"
+    return f"until {when(until)} ({ago(until, now)})"
+
+
+def _primary_text(channel: JSON) -> str:
+    primary = channel.get("primary")
+    if not primary:
+        return "none (Novu has no primary for this channel!)"
+    text = str(primary.get("integration"))
+    if primary.get("active") is False:
+        text += "  inactive!"
+    if channel.get("managed") is False:
+        text += "  (not managed: not one of the candidates)"
+    return text
+
+
+def _decision_text(decision: JSON | None, now: float) -> str:
+    if not decision:
+        return "none yet"
+    return f"{decision.get('kind')}: {decision.get('reason')} ({ago(decision.get('at'), now)})"
+
+
+def _yes_no(value: object) -> str:
+    if value is None:
+        return "missing"
+    return "yes" if value else "no"
+
+
+def _candidate_rows(candidates: Sequence[JSON], now: float) -> list[list[str]]:
+    return [
+        [
+            ("* " if c.get("primary") else "  ") + str(c.get("integration")),
+            str(c.get("state")),
+            ago(c.get("since"), now),
+            _yes_no(c.get("active")),
+            str(c.get("reason") or ""),
+        ]
+        for c in candidates
+    ]
+
+
+def _uptime(status: JSON, now: float) -> str:
+    started = status.get("started_at")
+    return "?" if started is None else format_duration(max(0.0, now - started))
+
+
+def render_status(status: JSON) -> str:
+    now = float(status.get("now") or time.time())
+    rules = status.get("rules") or {}
+    lines = [
+        f"novu-failover {status.get('version', '?')}, up {_uptime(status, now)}",
+        f"rules {rules.get('path', '?')} (loaded {ago(rules.get('loaded_at'), now)})",
+    ]
+    if rules.get("error"):
+        lines.append(f"RULES ERROR (still running on the last good rules): {rules['error']}")
+    if status.get("dry_run"):
+        lines.append("DRY RUN: decisions are reported, no switch is made")
+    if status.get("global_pause"):
+        lines.append("GLOBAL PAUSE: " + _pause_text(status["global_pause"], now))
+    channels = status.get("channels") or []
+    if not channels:
+        lines += ["", "no channels configured"]
+    for channel in channels:
+        pause = channel.get("pause")
+        pause_line = _pause_text(pause, now) if pause else "-"
+        if not pause and status.get("global_pause"):
+            pause_line = "global pause (see above)"
+        rows = [
+            ["primary", _primary_text(channel)],
+            ["decision", _decision_text(channel.get("decision"), now)],
+            ["pause", pause_line],
+            ["brake", _brake_text(channel.get("brake"), now)],
+            ["cooldown", _timer_text(channel.get("cooldown_until"), now)],
+        ]
+        if channel.get("in_flight"):
+            rows.append(["action", "a switch is in flight"])
+        if channel.get("dry_run") and not status.get("dry_run"):
+            rows.append(["dry run", "this channel only reports what it would do"])
+        lines += ["", str(channel.get("channel"))]
+        lines += [f"  {name:<9} {value}" for name, value in rows]
+        lines += table(
+            ["CANDIDATE", "STATE", "SINCE", "ACTIVE", "REASON"],
+            _candidate_rows(channel.get("candidates") or [], now),
+            indent="  ",
+        )
+    return "\n".join(lines)
+
+
+def _event_channel(event: JSON) -> str:
+    environment, channel = event.get("environment"), event.get("channel")
+    return f"{environment}/{channel}" if environment else str(channel)
+
+
+def render_events(page: JSON) -> str:
+    events = page.get("events") or []
+    total, offset = page.get("total", len(events)), page.get("offset", 0)
+    if not events:
+        return f"no events (total {total})"
+    rows = []
+    for event in events:
+        reason = str(event.get("reason") or "")
+        if event.get("error"):
+            reason += f" (error: {event['error']})"
+        result = str(event.get("result"))
+        if event.get("dry_run") and result != "dry_run":
+            result += " (dry run)"
+        rows.append(
+            [
+                when(event.get("at")),
+                _event_channel(event),
+                str(event.get("trigger")),
+                f"{event.get('from') or '-'} -> {event.get('to') or '-'}",
+                result,
+                reason,
+            ]
+        )
+    headers = ["TIME (UTC)", "CHANNEL", "TRIGGER", "FROM -> TO", "RESULT", "REASON"]
+    footer = f"events {offset + 1}-{offset + len(events)} of {total}, newest first"
+    return "\n".join([*table(headers, rows), footer])
+
+
+def _policy_text(policy: JSON) -> str:
+    parts = []
+    down_when = policy.get("down_when")
+    if isinstance(down_when, dict):
+        parts.append(f"down when {down_when.get('quorum')} signals are down")
+    elif down_when == "all":
+        parts.append("down when all signals are down")
+    elif down_when is not None:
+        parts.append(f"down when {down_when} signal is down")
+    for key in ("confirm", "cooldown", "startup_grace"):
+        value = policy.get(key)
+        if isinstance(value, int | float):
+            parts.append(f"{key.replace('_', ' ')} {format_duration(value)}")
+    brake = policy.get("brake") or {}
+    if brake:
+        parts.append(f"brake {brake.get('max')} per {format_duration(brake.get('per') or 0)}")
+    failback = policy.get("failback")
+    if isinstance(failback, dict):
+        parts.append(f"failback after {format_duration(failback.get('after') or 0)}")
+    elif failback is not None:
+        parts.append(f"failback {failback}")
+    if policy.get("dry_run"):
+        parts.append("dry run")
+    return ", ".join(parts)
+
+
+def render_explain(explain: JSON) -> str:
+    now = float(explain.get("now") or time.time())
+    lines = [f"{explain.get('channel')}: primary {_primary_text(explain)}", ""]
+    decision = explain.get("decision")
+    if decision:
+        lines.append(
+            f"Decision ({ago(decision.get('at'), now)}): {str(decision.get('kind')).upper()}"
+            f": {decision.get('reason')}"
+        )
+        details = [
+            f"{name} {decision[key]}"
+            for name, key in (("current", "current"), ("target", "target"), ("trigger", "trigger"))
+            if decision.get(key)
+        ]
+        if decision.get("drift"):
+            details.append("the primary was changed outside novu-failover (drift), respected")
+        if details:
+            lines.append("  " + "; ".join(details))
+        evidence = decision.get("evidence") or []
+        if evidence:
+            lines.append("Evidence:")
+            lines += [f"  - {item}" for item in evidence]
+    else:
+        lines.append("Decision: none yet (the channel has not been evaluated)")
+    lines += ["", "Candidates (in order of preference):"]
+    for candidate in explain.get("candidates") or []:
+        marks = [m for m, on in (("primary", candidate.get("primary")),) if on]
+        if candidate.get("active") is False:
+            marks.append("inactive")
+        if candidate.get("active") is None:
+            marks.append("not in Novu")
+        label = f" ({', '.join(marks)})" if marks else ""
+        lines.append(
+            f"  {candidate.get('integration')}{label}: {candidate.get('state')} "
+            f"since {ago(candidate.get('since'), now)}: {candidate.get('reason')}"
+        )
+        for signal in candidate.get("signals") or []:
+            passive = ", passive" if signal.get("passive") else ""
+            lines.append(
+                f"    - {signal.get('signal')} [{signal.get('kind')}{passive}]: "
+                f"{signal.get('state')} since {ago(signal.get('since'), now)}: "
+                f"{signal.get('reason')}"
+            )
+    lines += ["", "Timers:"]
+    effective = explain.get("effective_pause")
+    own = explain.get("pause")
+    scope = "" if own or not effective else "global: "
+    lines.append(f"  pause: {_pause_text(effective, now, scope=scope)}")
+    lines.append(f"  brake: {_brake_text(explain.get('brake'), now)}")
+    lines.append(f"  cooldown: {_timer_text(explain.get('cooldown_until'), now)}")
+    shown = {"cooldown", "pause", "brake"}
+    for timer in explain.get("timers") or []:
+        if timer.get("name") in shown:
+            continue
+        lines.append(
+            f"  {timer.get('name')}: until {ago(timer.get('until'), now)}: {timer.get('detail')}"
+        )
+    if explain.get("in_flight"):
+        lines.append("  a switch is in flight right now")
+    if explain.get("policy"):
+        lines += ["", f"Policy: {_policy_text(explain['policy'])}"]
+    recent = explain.get("recent_events") or []
+    if recent:
+        lines += ["", "Recent events:"]
+        lines += [
+            f"  {when(e.get('at'))} {e.get('trigger')} {e.get('from') or '-'} -> "
+            f"{e.get('to') or '-'}: {e.get('result')}: {e.get('reason')}"
+            for e in recent
+        ]
+    return "\n".join(lines)

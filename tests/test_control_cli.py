@@ -1,0 +1,358 @@
+"""The control commands against a real daemon API served by uvicorn on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fake_control_plane import START, FakePlane
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from daemon.api import create_app
+from daemon.cli import COMMANDS
+from daemon.commands import control
+
+TOKEN = "cli-test-token"
+
+
+@dataclass
+class Served:
+    url: str
+    plane: FakePlane
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+Serve = Callable[[ASGIApp], str]
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """Serve ASGI apps with uvicorn on 127.0.0.1, each on a port the OS picks."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app: ASGIApp) -> str:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not server.started:  # waiting for readiness, not for time logic
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def daemon(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> Served:
+    plane = FakePlane()
+    app = create_app(
+        plane, registry=CollectorRegistry(), api_token=SecretStr(TOKEN), clock=plane.clock
+    )
+    url = serve(app)
+    monkeypatch.setenv("NOVU_FAILOVER_URL", url)
+    monkeypatch.setenv("NOVU_FAILOVER_API_TOKEN", TOKEN)
+    monkeypatch.setenv("NOVU_FAILOVER_ACTOR", "alice")
+    return Served(url=url, plane=plane)
+
+
+def main(argv: list[str]) -> int:
+    """`novu-failover` as daemon.cli builds it, with only the control subcommands (so other
+    commands' imports cannot break these tests)."""
+    parser = argparse.ArgumentParser(prog="novu-failover")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        if module_name == "control":
+            control.add_arguments(sub.add_parser(name, help=help_text), name)
+    return control.run(parser.parse_args(argv))
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    def invoke(*argv: str) -> Result:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Result(code=code, out=captured.out, err=captured.err)
+
+    return invoke
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+EXPECTED_STATUS = """\
+novu-failover 0.1.0, up 1h
+rules /etc/novu-failover/rules.yaml (loaded 1h ago)
+
+production/email
+  primary   sendgrid-main
+  decision  wait: primary sendgrid-main is down; cooldown holds the switch to ses-backup (5s ago)
+  pause     -
+  brake     1/3 switches in 1h
+  cooldown  until 2023-11-14 22:17:20Z (in 4m)
+  CANDIDATE        STATE    SINCE    ACTIVE  REASON
+  * sendgrid-main  down     2m ago   yes     statuspage: Mail Sending is major_outage
+    ses-backup     up       50m ago  yes     novu_delivery: 2% failures in 5m (50 messages)
+    mailgun-spare  unknown  -        no      no evidence yet
+
+production/sms
+  primary   twilio-main  inactive!
+  decision  blocked: brake: 3 switches in the last 1h; acknowledge to allow more (30s ago)
+  pause     -
+  brake     3/3 switches in 1h; BLOCKED until 2023-11-14 22:43:20Z (in 30m), ack to release now
+  cooldown  -
+  CANDIDATE        STATE  SINCE   ACTIVE  REASON
+  * twilio-main    up     2h ago  no      statuspage: SMS is operational
+    vonage-backup  up     2h ago  yes     http: 200 in 40ms
+"""
+
+
+def test_status_renders_a_table_per_channel(daemon: Served, cli: Cli) -> None:
+    result = cli("status")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == EXPECTED_STATUS
+
+
+def test_status_json_prints_the_daemon_answer(daemon: Served, cli: Cli) -> None:
+    result = cli("status", "--json")
+    assert result.code == 0
+    assert json.loads(result.out) == json.loads(json.dumps(daemon.plane.status()))
+
+
+def test_read_commands_send_no_token(
+    daemon: Served, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOVU_FAILOVER_API_TOKEN")
+    assert cli("status").code == 0
+    assert cli("events").code == 0
+    assert cli("explain", "production/email").code == 0
+
+
+def test_pause_and_resume_round_trip(daemon: Served, cli: Cli) -> None:
+    paused = cli(
+        "pause", "--channel", "production/email", "--for", "30m", "--reason", "SendGrid maintenance"
+    )
+    assert paused.code == 0, paused.err
+    assert paused.out == (
+        "paused production/email for 30m, until 2023-11-14 22:43:20Z: SendGrid maintenance\n"
+    )
+    assert daemon.plane.calls[-1] == (
+        "pause",
+        {
+            "channel": "production/email",
+            "until": START + 1800,
+            "reason": "SendGrid maintenance",
+            "by": "alice",
+        },
+    )
+    status = cli("status").out
+    assert "  pause     paused until 2023-11-14 22:43:20Z (in 30m), by alice, now: SendGrid" in (
+        status
+    )
+    resumed = cli("resume", "--channel", "production/email")
+    assert (resumed.code, resumed.out) == (0, "resumed production/email\n")
+    assert "paused until" not in cli("status").out
+    again = cli("resume", "--channel", "production/email")
+    assert again.out == "production/email: was not paused\n"
+
+
+def test_global_pause_is_shown_and_resume_names_channels_still_paused(
+    daemon: Served, cli: Cli
+) -> None:
+    assert cli("pause", "--reason", "incident 4711").out == (
+        "paused every channel until resumed: incident 4711\n"
+    )
+    cli("pause", "--channel", "production/sms", "--reason", "carrier test")
+    status = cli("status").out
+    assert "GLOBAL PAUSE: paused until resumed, by alice, now: incident 4711" in status
+    assert "  pause     global pause (see above)" in status
+    resumed = cli("resume")
+    assert resumed.out == (
+        "resumed the global pause\nstill paused: production/sms (resume them with --channel)\n"
+    )
+
+
+def test_ack_releases_a_tripped_brake(daemon: Served, cli: Cli) -> None:
+    result = cli("ack", "production/sms")
+    assert (result.code, result.out) == (
+        0,
+        "acknowledged: the brake on production/sms is released\n",
+    )
+    assert "BLOCKED" not in cli("status").out
+
+
+def test_a_refused_failover_exits_1_with_the_daemon_error(daemon: Served, cli: Cli) -> None:
+    result = cli("failover", "production/email", "mailgun-spare", "--reason", "try the spare")
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err == (
+        "novu-failover failover: refused: mailgun-spare is unknown (no evidence yet); "
+        "pass force to switch anyway (HTTP 409)\n"
+    )
+
+
+def test_a_forced_failover_switches_and_shows_in_events(daemon: Served, cli: Cli) -> None:
+    result = cli(
+        "failover", "production/email", "mailgun-spare", "--force", "--reason", "try the spare"
+    )
+    assert result.code == 0, result.err
+    assert result.out == (
+        "switched production/email: sendgrid-main -> mailgun-spare\n"
+        "audit event evt-0001: ok, 1 attempt(s)\n"
+    )
+    assert daemon.plane.calls[-1][1]["force"] is True
+    events = cli("events", "--limit", "10")
+    header, row, footer = events.out.splitlines()
+    assert header.startswith("TIME (UTC)            CHANNEL           TRIGGER  FROM -> TO")
+    assert row == (
+        "2023-11-14 22:13:20Z  production/email  manual   "
+        "sendgrid-main -> mailgun-spare  ok      try the spare"
+    )
+    assert header.index("RESULT") == row.index("ok ")
+    assert footer == "events 1-1 of 1, newest first"
+    assert daemon.plane.calls[-1] == ("events", {"limit": 10, "offset": 0})
+
+
+def test_unknown_channel_is_refused_with_exit_1(daemon: Served, cli: Cli) -> None:
+    result = cli("ack", "staging/email")
+    assert result.code == 1
+    assert "no channel 'staging/email' in the rules" in result.err
+    assert "(HTTP 404)" in result.err
+
+
+def test_explain_tells_the_story_of_a_channel(daemon: Served, cli: Cli) -> None:
+    result = cli("explain", "production/email")
+    assert result.code == 0, result.err
+    assert result.out == (
+        "production/email: primary sendgrid-main\n"
+        "\n"
+        "Decision (5s ago): WAIT: primary sendgrid-main is down; cooldown holds the switch "
+        "to ses-backup\n"
+        "  current sendgrid-main; target ses-backup; trigger failover\n"
+        "Evidence:\n"
+        "  - statuspage: Mail Sending is major_outage\n"
+        "\n"
+        "Candidates (in order of preference):\n"
+        "  sendgrid-main (primary): down since 2m ago: statuspage: Mail Sending is major_outage\n"
+        "    - statuspage [statuspage]: down since 2m ago: Mail Sending is major_outage\n"
+        "    - http [http]: up since 1h ago: 200 in 85ms (2/2)\n"
+        "    - alert [alert, passive]: unknown since -: no alert firing\n"
+        "  ses-backup: up since 50m ago: novu_delivery: 2% failures in 5m (50 messages)\n"
+        "    - novu_delivery [novu_delivery]: up since 50m ago: 2% failures in 5m (50 messages)\n"
+        "  mailgun-spare (inactive): unknown since -: no evidence yet\n"
+        "    - http [http]: unknown since -: no evidence yet\n"
+        "\n"
+        "Timers:\n"
+        "  pause: -\n"
+        "  brake: 1/3 switches in 1h\n"
+        "  cooldown: until 2023-11-14 22:17:20Z (in 4m)\n"
+        "\n"
+        "Policy: down when any signal is down, confirm 0s, cooldown 10m, startup grace 0s, "
+        "brake 3 per 1h, failback after 15m\n"
+    )
+
+
+def test_missing_token_is_a_usage_error_and_sends_nothing(
+    daemon: Served, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOVU_FAILOVER_API_TOKEN")
+    result = cli("ack", "production/sms")
+    assert result.code == 2
+    assert result.err == (
+        "novu-failover ack: no API token: set NOVU_FAILOVER_API_TOKEN or pass --token-file\n"
+    )
+    assert daemon.plane.calls == []
+
+
+def test_the_token_file_wins_over_the_environment(daemon: Served, cli: Cli, tmp_path: Path) -> None:
+    good, wrong = tmp_path / "good", tmp_path / "wrong"
+    good.write_text(TOKEN + "\n")
+    wrong.write_text("not-the-token\n")
+    assert cli("ack", "production/sms", "--token-file", str(good)).code == 0
+    refused = cli("ack", "production/sms", "--token-file", str(wrong))
+    assert refused.code == 1
+    assert "wrong bearer token (HTTP 401)" in refused.err
+    missing = cli("ack", "production/sms", "--token-file", str(tmp_path / "absent"))
+    assert missing.code == 2
+    assert "cannot read the token file" in missing.err
+    assert "not-the-token" not in refused.err + missing.err
+
+
+def test_an_unreachable_daemon_exits_2(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("NOVU_FAILOVER_API_TOKEN", TOKEN)
+    for argv in (["status"], ["pause", "--reason", "x"]):
+        result = cli(*argv, "--url", url)
+        assert result.code == 2
+        assert result.err == (
+            f"novu-failover {argv[0]}: cannot reach the daemon at {url}: connection refused\n"
+        )
+
+
+def test_something_that_is_not_the_api_exits_2(serve: Serve, cli: Cli) -> None:
+    async def page(request: object) -> PlainTextResponse:
+        return PlainTextResponse("<html>hello</html>")
+
+    url = serve(Starlette(routes=[Route("/v1/status", page)]))
+    result = cli("status", "--url", url)
+    assert result.code == 2
+    assert "unexpected answer from" in result.err
+    assert "is --url the novu-failover API?" in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["explain", "email"], "is not a channel", id="bare-channel"),
+        pytest.param(["pause", "--reason", "  "], "give a reason", id="blank-reason"),
+        pytest.param(["pause"], "--reason", id="no-reason"),
+        pytest.param(["pause", "--for", "soon", "--reason", "x"], "is not a duration", id="for"),
+        pytest.param(["events", "--limit", "501"], "from 1 to 500", id="limit"),
+        pytest.param(["failover", "production/email"], "TARGET", id="no-target"),
+    ],
+)
+def test_bad_arguments_exit_2_before_calling_the_daemon(
+    cli: Cli, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli(*argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_url_that_is_not_http_exits_2(cli: Cli) -> None:
+    result = cli("status", "--url", "127.0.0.1:9555")
+    assert result.code == 2
+    assert "is not an http(s) URL" in result.err
