@@ -69,7 +69,8 @@ def refused_url() -> str:
 
 
 class Hang:
-    """Handlers that stall until the server stops: `/hang` before headers, `/trickle` after."""
+    """Handlers that stall until the server stops: `/hang[/...]` before headers, `/trickle`
+    after them."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -89,7 +90,11 @@ class Hang:
         return StreamingResponse(drip(), media_type="text/plain")
 
     def routes(self) -> list[Route]:
-        return [Route("/hang", self.before_headers), Route("/trickle", self.trickle)]
+        return [
+            Route("/hang", self.before_headers),
+            Route("/hang/{rest:path}", self.before_headers),
+            Route("/trickle", self.trickle),
+        ]
 
 
 @contextmanager

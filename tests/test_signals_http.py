@@ -223,3 +223,24 @@ async def test_detail_names_host_and_path_only(server: str, http: httpx.AsyncCli
     assert obs.detail.startswith(f"GET {host}/health -> 200")
     for fragment in ("monitor", "token", "abc123", "QUERY_KEY", "pw-value-1", "qk-value-2"):
         assert fragment not in obs.detail
+
+
+async def test_header_value_http_cannot_carry_is_inconclusive_and_not_sent(
+    server: str, http: httpx.AsyncClient
+) -> None:
+    check = probe(
+        http,
+        f"{server}/health",
+        {"TOKEN": "abc\r\nX-Evil: 1"},
+        headers={"Authorization": "Bearer ${TOKEN}"},
+    )
+    obs = await check(now=NOW)
+    assert obs.ok is None
+    assert "header Authorization: its value has characters a header cannot carry" in obs.detail
+    assert seen == []
+
+
+async def test_malformed_placeholder_is_inconclusive(server: str, http: httpx.AsyncClient) -> None:
+    obs = await probe(http, f"{server}/health", headers={"X-Key": "${not a name}"})(now=NOW)
+    assert obs.ok is None
+    assert "malformed placeholder" in obs.detail

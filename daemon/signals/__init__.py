@@ -7,7 +7,7 @@ never a query string, a header value or anything filled in from `${ENV}`.
 
 from __future__ import annotations
 
-from daemon.signals.base import MessagesSource, MissingVariableError, Probe
+from daemon.signals.base import MessagesSource, MissingVariableError, Probe, TemplateError
 from daemon.signals.build import build_probe
 from daemon.signals.http import HttpProbe
 from daemon.signals.novu_delivery import NovuDeliveryProbe, SharedMessages, UnavailableProbe
@@ -23,6 +23,7 @@ __all__ = [
     "PrometheusProbe",
     "SharedMessages",
     "StatuspageProbe",
+    "TemplateError",
     "UnavailableProbe",
     "build_probe",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import re
 import socket
 import ssl
 import time
@@ -21,7 +20,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from daemon.logs import register_secret
 from daemon.model import Message, Observation
+from daemon.secrets import PlaceholderError, SecretError, expand_placeholders, placeholder_names
 
 Timer = Callable[[], float]
 """A monotonic clock in seconds, for latency (injectable so tests can pin it)."""
@@ -29,7 +30,6 @@ Timer = Callable[[], float]
 MAX_BODY = 4 * 1024 * 1024
 """The most a probe reads of a response body; more is a failed fetch, not a memory spike."""
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MIN_SCRUB_LENGTH = 4  # shorter values are not secrets and would mangle ordinary words
 _REDACTED = "***"
 
@@ -53,7 +53,11 @@ class MessagesSource(Protocol):
     ) -> list[Message]: ...
 
 
-class MissingVariableError(LookupError):
+class TemplateError(LookupError):
+    """A URL or header template cannot be filled; the message names no value."""
+
+
+class MissingVariableError(TemplateError):
     """A `${NAME}` placeholder names an environment variable that is not set."""
 
     def __init__(self, name: str) -> None:
@@ -62,22 +66,28 @@ class MissingVariableError(LookupError):
 
 
 class Expander:
-    """Fills `${NAME}` placeholders from `environ` and remembers what it put in, to scrub it."""
+    """Fills `${NAME}` placeholders from `environ` (as `daemon.secrets` does everywhere)
+    and remembers what it put in, to scrub it from anything it might reach."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
         self.values: set[str] = set()
 
     def __call__(self, text: str) -> str:
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
+        try:
+            names = placeholder_names(text)
+        except PlaceholderError as exc:
+            raise TemplateError(str(exc)) from exc
+        for name in names:
             value = self._environ.get(name)
             if value is None:
                 raise MissingVariableError(name)
             self.values.add(value)
-            return value
-
-        return _PLACEHOLDER.sub(fill, text)
+            register_secret(value)  # so the log handler redacts it wherever it turns up
+        try:
+            return expand_placeholders(text, self._environ)
+        except SecretError as exc:  # the variable vanished between the two reads
+            raise TemplateError(str(exc)) from None
 
     def scrub(self, text: str) -> str:
         """`text` with every expanded value (longest first) replaced by `***`."""
@@ -87,20 +97,19 @@ class Expander:
         return text
 
 
-def placeholders(text: str) -> list[str]:
-    """The variable names `text` refers to, in order."""
-    return _PLACEHOLDER.findall(text)
-
-
 def describe_url(template: str) -> str:
     """`host[:port]/path` of a URL template: no scheme, user info, query or fragment."""
-    parts = urlsplit(template)
+    try:
+        parts = urlsplit(template)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: keep what is surely not a query
+        rest = template.partition("://")[2].partition("?")[0].partition("#")[0]
+        return rest.rpartition("@")[2] or "?"
     host = parts.netloc.rpartition("@")[2]
     return f"{host}{parts.path or '/'}"
 
 
 def seconds(value: float) -> str:
-    """A duration for a detail line: `85ms`, `0.2s` style for timeouts, `2.3s`, `12s`."""
+    """A measured duration for a detail line: `85ms`, `2.3s`, `12.4s`, `250s`."""
     if value < 1:
         return f"{round(value * 1000)}ms"
     return f"{value:.3g}s" if value < 100 else f"{round(value)}s"

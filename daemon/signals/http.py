@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+import re
 from collections.abc import Mapping
 
 import httpx
 
+from daemon.logs import get_logger
 from daemon.model import Observation
 from daemon.rules.model import HttpSignal
 from daemon.signals.base import (
     Expander,
     FetchError,
-    MissingVariableError,
+    TemplateError,
     Timer,
     default_timer,
     describe_url,
@@ -20,10 +21,21 @@ from daemon.signals.base import (
     seconds,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MAX_BODY_SEARCH = 1024 * 1024
 """How much of the body `body_contains` looks through; a larger body is a failed check."""
+
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def _header(name: str, value: str) -> str:
+    """`value` if HTTP can carry it; checked here because the HTTP stack's own complaint
+    (and its debug log) would quote the value, which may be a secret."""
+    if _HEADER_VALUE.fullmatch(value) is None:
+        msg = f"header {name}: its value has characters a header cannot carry (CR, LF, non-ASCII)"
+        raise TemplateError(msg)
+    return value
 
 
 class HttpProbe:
@@ -54,8 +66,8 @@ class HttpProbe:
         expand = Expander(self._environ)
         try:
             url = expand(spec.url)
-            headers = {name: expand(value) for name, value in spec.headers.items()}
-        except MissingVariableError as exc:
+            headers = {name: _header(name, expand(value)) for name, value in spec.headers.items()}
+        except TemplateError as exc:
             return Observation(self._signal, None, now, f"{self._target}: {exc}")
         try:
             response = await fetch(

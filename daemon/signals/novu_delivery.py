@@ -10,16 +10,16 @@ evidence, so this signal alone never vouches for it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from daemon.durations import format_duration
+from daemon.logs import get_logger
 from daemon.model import Message, Observation
 from daemon.rules.model import NovuDeliverySignal
 from daemon.signals.base import MessagesSource, Timer, clip, default_timer, timeout_text
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FAILED_STATUS = "error"
 

@@ -8,19 +8,19 @@ Prometheus is *unknown*: a monitoring outage is no evidence about the provider.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from daemon.logs import get_logger
 from daemon.model import Observation
 from daemon.rules.model import PrometheusSignal
 from daemon.signals.base import (
     Expander,
     FetchError,
-    MissingVariableError,
+    TemplateError,
     Timer,
     clip,
     default_timer,
@@ -28,7 +28,7 @@ from daemon.signals.base import (
     fetch,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 QUERY_PATH = "/api/v1/query"
 _ON_EMPTY: Mapping[str, bool | None] = {"up": True, "down": False, "unknown": None}
@@ -115,8 +115,8 @@ class PrometheusProbe:
         expand = Expander(self._environ)
         try:
             url = query_url(expand(self._spec.url))
-        except MissingVariableError as exc:
-            return Observation(self._signal, None, now, f"prometheus {self._server}: {exc}")
+        except TemplateError as exc:
+            return Observation(self._signal, None, now, f"{exc} ({self._server})")
         try:
             response = await fetch(
                 self._http,
@@ -127,7 +127,7 @@ class PrometheusProbe:
                 timer=self._timer,
             )
         except FetchError as exc:
-            detail = expand.scrub(f"prometheus {self._server} unreachable: {exc.reason}")
+            detail = expand.scrub(f"prometheus unreachable: {exc.reason} ({self._server})")
             log.debug("signal %s: %s", self._signal, detail)
             return Observation(self._signal, None, now, detail, exc.latency)
         ok, verdict = self._judge(response.status, response.body)

@@ -10,18 +10,18 @@ the provider, so it is no evidence either way.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from daemon.logs import get_logger
 from daemon.model import Observation
 from daemon.rules.model import STATUSPAGE_STATUSES, StatuspageSignal
 from daemon.signals.base import (
     Expander,
     FetchError,
-    MissingVariableError,
+    TemplateError,
     Timer,
     clip,
     default_timer,
@@ -29,7 +29,7 @@ from daemon.signals.base import (
     fetch,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SUMMARY_PATH = "/api/v2/summary.json"
 
@@ -91,14 +91,14 @@ class StatuspageProbe:
         expand = Expander(self._environ)
         try:
             url = summary_url(expand(self._spec.url))
-        except MissingVariableError as exc:
-            return Observation(self._signal, None, now, f"status page {self._page}: {exc}")
+        except TemplateError as exc:
+            return Observation(self._signal, None, now, f"{exc} ({self._page})")
         try:
             response = await fetch(
                 self._http, "GET", url, deadline=self._spec.timeout, timer=self._timer
             )
         except FetchError as exc:
-            detail = expand.scrub(f"status page {self._page} unreadable: {exc.reason}")
+            detail = expand.scrub(f"status page unreadable: {exc.reason} ({self._page})")
             log.debug("signal %s: %s", self._signal, detail)
             return Observation(self._signal, None, now, detail, exc.latency)
         ok, verdict = self._judge(response.status, response.body)
