@@ -1,0 +1,104 @@
+"""Load rules.yaml into `Rules`, or fail with every problem at once, each with its line.
+
+    rules.yaml:14 channels[0].candidates[1].signals[0].http.timeout: timeout (40s) must be
+    shorter than interval (30s)
+
+Order of work: YAML (syntax, duplicate keys), `defaults` (so signals inherit validated
+timing), the schema, then the cross-field checks. All problems are gathered before raising.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from daemon.rules.crosscheck import cross_check
+from daemon.rules.model import Defaults, Environment, Rules
+from daemon.rules.problems import RuleProblem, RulesError, findings_from_errors
+from daemon.rules.source import Finding, Locator, YamlSyntaxError, format_path, read_yaml
+
+__all__ = ["RuleProblem", "RulesError", "load_rules", "parse_rules"]
+
+
+def load_rules(path: Path) -> Rules:
+    """The rules in the file at `path`; relative `api_key_file`s resolve against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        problem = RuleProblem(str(path), None, "", f"cannot read the rules file: {reason}")
+        raise RulesError([problem]) from exc
+    return parse_rules(text, filename=str(path), base_dir=path.parent)
+
+
+def parse_rules(text: str, *, filename: str, base_dir: Path | None = None) -> Rules:
+    """The rules in `text` (named `filename` in errors); raises RulesError with every problem.
+
+    With `base_dir`, a relative `api_key_file` becomes `base_dir / api_key_file`.
+    """
+    try:
+        document = read_yaml(text)
+    except YamlSyntaxError as exc:
+        raise RulesError([RuleProblem(filename, exc.line, "", exc.message)]) from exc
+    locator = Locator(document.root)
+    data = document.data
+    if document.root is None:
+        msg = "the file is empty; it needs environments and channels"
+        raise RulesError([RuleProblem(filename, None, "", msg)])
+    if not isinstance(data, dict):
+        msg = f"the top level must be a mapping with environments and channels; got {_kind(data)}"
+        raise RulesError([RuleProblem(filename, locator.line(()), "", msg)])
+
+    findings = list(document.duplicates)
+    defaults = _defaults(data.get("defaults", {}))
+    rules: Rules | None = None
+    cause: ValidationError | None = None
+    try:
+        rules = Rules.model_validate(data, context={"defaults": defaults})
+    except ValidationError as exc:
+        cause = exc
+        findings.extend(findings_from_errors(exc.errors(), data))
+    findings.extend(cross_check(data, defaults=defaults, locator=locator))
+    if findings or rules is None:
+        raise RulesError(_problems(findings, filename=filename, locator=locator)) from cause
+    return _resolve_key_files(rules, base_dir) if base_dir is not None else rules
+
+
+def _defaults(raw: Any) -> Defaults:
+    """The validated `defaults`, or the built-in ones when they are invalid (reported anyway)."""
+    try:
+        return Defaults.model_validate(raw)
+    except ValidationError:
+        return Defaults()
+
+
+def _problems(findings: list[Finding], *, filename: str, locator: Locator) -> list[RuleProblem]:
+    problems: list[RuleProblem] = []
+    for finding in findings:
+        line = finding.line if finding.line is not None else locator.line(finding.parts)
+        problem = RuleProblem(filename, line, format_path(finding.parts), finding.message)
+        if problem not in problems:
+            problems.append(problem)
+    problems.sort(key=lambda problem: problem.line or 0)
+    return problems
+
+
+def _resolve_key_files(rules: Rules, base_dir: Path) -> Rules:
+    environments: dict[str, Environment] = {}
+    for name, env in rules.environments.items():
+        key_file = env.api_key_file
+        if key_file is not None and not key_file.expanduser().is_absolute():
+            environments[name] = env.model_copy(update={"api_key_file": base_dir / key_file})
+        else:
+            environments[name] = env
+    return rules.model_copy(update={"environments": environments})
+
+
+def _kind(data: Any) -> str:
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, str):
+        return f"the text {data[:40]!r}"
+    return f"{data!r}"
