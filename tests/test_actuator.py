@@ -23,6 +23,8 @@ from daemon.clock import FakeClock
 from daemon.model import AuditRecord, Decision, DecisionKind, Trigger
 from daemon.novu import NovuClient, RetryPolicy
 from daemon.rules.model import ChannelRule
+from daemon.sim.faults import Fault
+from daemon.sim.novu import NovuSimulator, create_novu_app
 
 ENV = "65a1b2c3d4e5f6a7b8c9d0e1"
 IDS = {
@@ -578,3 +580,155 @@ async def test_an_unexpected_error_is_audited_as_failed_not_lost() -> None:
     assert outcome.record.result == "failed"
     assert outcome.record.error == "unexpected KeyError while calling set-primary on ses-backup"
     assert rig.audit.records == [outcome.record]
+
+
+# -- against the Novu simulator -------------------------------------------------------------
+
+
+class SimRig:
+    """An Actuator over the Novu simulator (httpx.ASGITransport), fake clocks on both sides."""
+
+    def __init__(
+        self,
+        sim: NovuSimulator | None = None,
+        *,
+        action_timeout: float = 30.0,
+        timeout: float = 10.0,
+    ) -> None:
+        self.sim = sim or NovuSimulator(clock=FakeClock(), rate_limit=None)
+        self.audit = Audit()
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_novu_app(self.sim)))
+        client = NovuClient(
+            http,
+            environment="production",
+            base_url="http://novu.sim",
+            api_key=SecretStr(self.sim.api_key("production")),
+            sleep=no_sleep,
+            timeout=timeout,
+        )
+        self.actuator = Actuator(
+            clients={"production": client},
+            clock=FakeClock(),
+            audit=self.audit,
+            action_timeout=action_timeout,
+        )
+
+    async def run(
+        self, rule: ChannelRule | None = None, d: Decision | None = None
+    ) -> ActionOutcome:
+        return await self.actuator.execute(rule or make_rule(), d or decision())
+
+    def primary(self, channel: str = "email") -> tuple[str, bool] | None:
+        found = self.sim.primary("production", channel)
+        return (found.identifier, found.active) if found else None
+
+    def writes(self) -> list[str]:
+        return [f"{c.method} {c.identifier} {c.status}" for c in self.sim.calls]
+
+
+async def test_sim_switch_lands_on_the_target_and_is_verified() -> None:
+    rig = SimRig()
+    outcome = await rig.run()
+    assert (outcome.ok, outcome.record.result, outcome.record.attempts) == (True, "ok", 1)
+    assert rig.primary() == ("ses-backup", True)
+    assert rig.writes() == ["POST ses-backup 200"]
+    assert rig.sim.calls[0].idempotency_key == f"novu-failover-{outcome.record.id}"
+    assert outcome.view is not None
+    assert outcome.view.find("sendgrid-main") is not None
+
+
+async def test_sim_dry_run_writes_nothing() -> None:
+    rig = SimRig()
+    outcome = await rig.run(d=decision(kind=DecisionKind.WOULD_SWITCH))
+    assert outcome.record.result == "dry_run"
+    assert rig.writes() == []
+    assert rig.primary() == ("sendgrid-main", True)
+
+
+async def test_sim_inactive_primary_target_is_activated() -> None:
+    rig = SimRig()
+    for item in rig.sim.integrations("production"):
+        if item.channel == "email":
+            item.primary = item.identifier == "ses-backup"
+            item.active = item.identifier != "ses-backup"
+    outcome = await rig.run()
+    assert outcome.ok
+    assert rig.writes() == ["PUT ses-backup 200"]
+    assert rig.primary() == ("ses-backup", True)
+
+
+async def test_sim_conditions_refused_by_default() -> None:
+    rig = SimRig()
+    rig.sim.integration("ses-backup").conditions = [dict(c) for c in CONDITIONS]
+    outcome = await rig.run()
+    assert outcome.record.result == "refused"
+    assert rig.writes() == []
+    assert rig.sim.integration("ses-backup").conditions == CONDITIONS
+
+
+async def test_sim_conditions_erased_when_allowed_and_recorded() -> None:
+    rig = SimRig()
+    rig.sim.integration("ses-backup").conditions = [dict(c) for c in CONDITIONS]
+    outcome = await rig.run(make_rule(allow_erase=True))
+    assert outcome.ok
+    assert outcome.record.erased_conditions == tuple(CONDITIONS)
+    assert rig.sim.integration("ses-backup").conditions == []
+
+
+async def test_sim_5xx_are_retried_and_the_switch_completes() -> None:
+    rig = SimRig()
+    rig.sim.faults.add(Fault(kind="error", path="/v1/integrations/", count=2, status=503))
+    outcome = await rig.run()
+    assert (outcome.ok, outcome.record.attempts) == (True, 3)
+    assert rig.writes() == ["POST ses-backup 503", "POST ses-backup 503", "POST ses-backup 200"]
+    assert len({c.idempotency_key for c in rig.sim.calls}) == 1
+
+
+async def test_sim_a_lost_answer_is_replayed_and_noted() -> None:
+    rig = SimRig()
+    rig.sim.faults.add(
+        Fault(kind="error", path="/v1/integrations/", count=1, status=503, phase="after")
+    )
+    outcome = await rig.run()
+    assert outcome.ok
+    assert outcome.record.extra["replayed"] == "true"
+    assert [c.executed for c in rig.sim.calls] == [True, False]
+
+
+async def test_sim_novu_down_fails_the_action_and_leaves_the_primary() -> None:
+    rig = SimRig()
+    rig.sim.faults.add(Fault(kind="error", path="/v1/integrations/", status=500))
+    outcome = await rig.run()
+    assert (outcome.record.result, outcome.record.attempts) == ("failed", 5)
+    assert rig.primary() == ("sendgrid-main", True)
+
+
+async def test_sim_one_action_in_flight_per_channel() -> None:
+    gate, holding = asyncio.Event(), asyncio.Event()
+
+    async def held(seconds: float) -> None:
+        holding.set()
+        await gate.wait()
+
+    rig = SimRig(NovuSimulator(clock=FakeClock(), rate_limit=None, sleep=held))
+    rig.sim.faults.add(Fault(kind="latency", path="/v1/integrations/", method="POST", count=1))
+    first = asyncio.create_task(rig.run())
+    await holding.wait()
+    second = await rig.run(d=decision("mailgun-backup"))
+    assert (second.record.result, second.record.error) == ("refused", IN_FLIGHT)
+    gate.set()
+    assert (await first).ok
+    assert rig.primary() == ("ses-backup", True)
+    assert [r.result for r in rig.audit.records] == ["refused", "ok"]
+
+
+async def test_sim_a_hung_novu_is_cut_by_the_action_timeout() -> None:
+    rig = SimRig(action_timeout=0.1)
+    rig.sim.faults.add(Fault(kind="timeout", path="/v1/integrations/", method="POST"))
+    try:
+        outcome = await rig.run()
+    finally:
+        rig.sim.release_hangs()
+    assert outcome.record.result == "failed"
+    assert outcome.record.error == "timed out after 100ms while calling set-primary on ses-backup"
+    assert not rig.actuator.in_flight("production/email")

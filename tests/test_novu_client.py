@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
+from daemon.clock import FakeClock
 from daemon.novu import (
     NovuApiError,
     NovuAuthError,
@@ -28,6 +29,8 @@ from daemon.novu import (
     RetryPolicy,
     parse,
 )
+from daemon.sim.faults import Fault
+from daemon.sim.novu import NovuSimulator, create_novu_app
 
 BASE = "http://novu.test"
 KEY = "sk-unit-key-0123"
@@ -598,3 +601,248 @@ def test_unwrap_leaves_paginated_bodies_alone() -> None:
     assert parse.unwrap(page) is page
     assert parse.unwrap({"data": page}) is page
     assert parse.unwrap([1]) == [1]
+
+
+# -- against the Novu simulator (httpx.ASGITransport) ---------------------------------------
+
+PROD_ENV_ID = "6650a1b2c3d4e5f6000000a1"
+SIM_SES = "6650a1b2c3d4e5f600000102"
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """Passes requests to `inner` and keeps every (request, response) pair."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        content = await response.aread()
+        kept = httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
+        self.exchanges.append((request, kept))
+        return kept
+
+    @property
+    def requests(self) -> list[httpx.Request]:
+        return [request for request, _ in self.exchanges]
+
+
+def sim_client(
+    sim: NovuSimulator,
+    *,
+    environment: str = "production",
+    sleeps: Sleeps | Callable[[float], Any] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float = 10.0,
+    environment_id: str | None = None,
+    api_key: str | None = None,
+) -> tuple[NovuClient, Recording]:
+    recording = Recording(httpx.ASGITransport(app=create_novu_app(sim)))
+    client = NovuClient(
+        httpx.AsyncClient(transport=recording),
+        environment=environment,
+        base_url="http://novu.sim",
+        api_key=SecretStr(api_key or sim.api_key(environment)),
+        environment_id=environment_id,
+        retry=retry or RetryPolicy(),
+        timeout=timeout,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+    )
+    return client, recording
+
+
+@pytest.fixture
+def sim() -> NovuSimulator:
+    return NovuSimulator(clock=FakeClock(), rate_limit=None)
+
+
+@pytest.mark.parametrize("envelope", [True, False], ids=["enveloped", "bare"])
+async def test_sim_lists_a_channel_with_or_without_the_envelope(
+    sim: NovuSimulator, envelope: bool
+) -> None:
+    sim.envelope = envelope
+    client, _ = sim_client(sim)
+    view = await client.channel_view("email", now=0.0)
+    assert [i.identifier for i in view.integrations] == [
+        "sendgrid-main",
+        "ses-backup",
+        "mailgun-backup",
+    ]
+    assert view.primary is not None
+    assert view.primary.identifier == "sendgrid-main"
+    result = await client.set_primary(SIM_SES, idempotency_key="k1")
+    assert (result.value.identifier, result.value.primary, result.value.active) == (
+        "ses-backup",
+        True,
+        True,
+    )
+
+
+async def test_sim_old_server_is_filtered_by_environment_id(sim: NovuSimulator) -> None:
+    sim.old_server = True
+    client, _ = sim_client(sim, environment_id=PROD_ENV_ID)
+    integrations = await client.list_integrations("email")
+    assert "sendgrid-dev" not in [i.identifier for i in integrations]
+    assert {i.environment_id for i in integrations} == {PROD_ENV_ID}
+    unset, _ = sim_client(sim)
+    with pytest.raises(NovuError, match=r"set environments\.production\.environment_id"):
+        await unset.list_integrations("email")
+
+
+async def test_sim_429_retry_after_is_honoured(sim: NovuSimulator) -> None:
+    sim.faults.add(Fault(kind="rate_limit", path="/v1/integrations", count=1, seconds=2))
+    sleeps = Sleeps()
+    client, recording = sim_client(sim, sleeps=sleeps)
+    result = await client.set_primary(SIM_SES, idempotency_key="k-429")
+    assert sleeps == [2.0]
+    assert result.attempts == 2
+    assert [r.status_code for _, r in recording.exchanges] == [429, 200]
+
+
+async def test_sim_5xx_then_success_switches_once(sim: NovuSimulator) -> None:
+    sim.faults.add(Fault(kind="error", path="/v1/integrations", count=2, status=503))
+    sleeps = Sleeps()
+    client, recording = sim_client(sim, sleeps=sleeps)
+    result = await client.set_primary(SIM_SES, idempotency_key="k-5xx")
+    assert (result.attempts, sleeps) == (3, [0.5, 1.0])
+    assert {r.headers["Idempotency-Key"] for r in recording.requests} == {"k-5xx"}
+    assert sim.set_primary_targets() == ["ses-backup"]
+
+
+async def test_sim_persistent_5xx_ends_unavailable(sim: NovuSimulator) -> None:
+    sim.faults.add(Fault(kind="error", path="/v1/integrations", status=500))
+    client, recording = sim_client(sim)
+    with pytest.raises(NovuUnavailable) as info:
+        await client.set_primary(SIM_SES, idempotency_key="k-500")
+    assert (info.value.last_status, len(recording.exchanges)) == (500, 5)
+    assert sim.primary("production", "email").identifier == "sendgrid-main"  # type: ignore[union-attr]
+
+
+async def test_sim_a_lost_answer_is_replayed_not_redone(sim: NovuSimulator) -> None:
+    """set-primary ran but its answer was lost: the retry with the same key gets a replay."""
+    sim.faults.add(Fault(kind="error", path="/v1/integrations", count=1, status=503, phase="after"))
+    client, recording = sim_client(sim)
+    result = await client.set_primary(SIM_SES, idempotency_key="k-lost")
+    assert result.replayed
+    assert result.value.identifier == "ses-backup"
+    assert [r.headers["Idempotency-Key"] for r in recording.requests] == ["k-lost", "k-lost"]
+    calls = [(c.status, c.executed, c.replay) for c in sim.calls]
+    assert calls == [(503, True, False), (200, False, True)]  # done once, then replayed
+
+
+async def test_sim_timeouts_are_retried_within_the_bound(sim: NovuSimulator) -> None:
+    sim.faults.add(Fault(kind="timeout", path="/v1/integrations", count=1, seconds=30))
+    client, recording = sim_client(sim, timeout=0.05)
+    result = await client.set_primary(SIM_SES, idempotency_key="k-timeout")
+    assert result.attempts == 2
+    assert len(recording.exchanges) == 1  # the hung request never answered
+    assert sim.primary("production", "email").identifier == "ses-backup"  # type: ignore[union-attr]
+
+
+async def test_sim_timeouts_every_time_end_unavailable(sim: NovuSimulator) -> None:
+    sim.faults.add(Fault(kind="timeout", path="/v1/integrations", seconds=30))
+    client, _ = sim_client(sim, timeout=0.02, retry=RetryPolicy(attempts=3))
+    try:
+        with pytest.raises(NovuUnavailable, match="timed out") as info:
+            await client.list_integrations()
+    finally:
+        sim.release_hangs()
+    assert info.value.last_status is None
+    assert info.value.attempts == 3
+
+
+async def test_sim_409_in_progress_is_retried_with_the_same_key() -> None:
+    """A first request with the key is still running: 409 + Retry-After 1, then a replay."""
+    gate, holding = asyncio.Event(), asyncio.Event()
+
+    async def held(seconds: float) -> None:
+        holding.set()
+        await gate.wait()
+
+    sim = NovuSimulator(clock=FakeClock(), rate_limit=None, sleep=held)
+    sim.faults.add(Fault(kind="latency", path="/v1/integrations", count=1, seconds=1))
+    app = create_novu_app(sim)
+    first_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s")
+    headers = {"Authorization": f"ApiKey {sim.api_key()}", "Idempotency-Key": "k-409"}
+    first = asyncio.create_task(
+        first_http.post(f"/v1/integrations/{SIM_SES}/set-primary", headers=headers)
+    )
+    await holding.wait()  # the first request has claimed the key and is being processed
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        gate.set()
+        await first
+
+    client, recording = sim_client(sim, sleeps=sleep)
+    result = await client.set_primary(SIM_SES, idempotency_key="k-409")
+    assert [r.status_code for _, r in recording.exchanges] == [409, 200]
+    assert [r.headers["Idempotency-Key"] for r in recording.requests] == ["k-409", "k-409"]
+    assert waits == [1.0]
+    assert result.replayed
+    assert (await first).status_code == 200
+    assert sim.set_primary_targets() == ["ses-backup"]
+
+
+@pytest.mark.parametrize(
+    ("integration_id", "kind", "status"),
+    [
+        pytest.param("not-a-mongo-id", NovuApiError, 400, id="400-bad-id"),
+        pytest.param("6650a1b2c3d4e5f600000d01", NovuAuthError, 403, id="403-other-environment"),
+        pytest.param("6650a1b2c3d4e5f60000ffff", NovuNotFound, 404, id="404-unknown"),
+    ],
+)
+async def test_sim_4xx_are_not_retried(
+    sim: NovuSimulator, integration_id: str, kind: type[NovuApiError], status: int
+) -> None:
+    sleeps = Sleeps()
+    client, recording = sim_client(sim, sleeps=sleeps)
+    with pytest.raises(kind) as info:
+        await client.set_primary(integration_id, idempotency_key=f"k-{status}")
+    assert (info.value.status, len(recording.exchanges), sleeps) == (status, 1, [])
+
+
+async def test_sim_a_wrong_key_is_an_auth_error_without_retry(sim: NovuSimulator) -> None:
+    client, recording = sim_client(sim, api_key="sk-not-a-simulator-key")
+    with pytest.raises(NovuAuthError) as info:
+        await client.list_integrations()
+    assert (info.value.status, len(recording.exchanges)) == (401, 1)
+
+
+async def test_sim_inactive_primary_is_activated_by_put(sim: NovuSimulator) -> None:
+    target = sim.integration("ses-backup")
+    for item in sim.integrations("production"):
+        if item.channel == "email":
+            item.primary = False
+    target.primary, target.active = True, False
+    client, _ = sim_client(sim)
+    unchanged = await client.set_primary(target.id, idempotency_key="k-inactive")
+    assert (unchanged.value.primary, unchanged.value.active) == (True, False)
+    activated = await client.activate(target.id)
+    assert (activated.value.primary, activated.value.active) == (True, True)
+    assert sim.integration("ses-backup").active
+
+
+async def test_sim_recent_messages_newest_first_within_the_window() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    sim = NovuSimulator(clock=clock, rate_limit=None)
+    for offset in range(0, 250, 10):  # 25 messages, 10s apart
+        sim.send("email", now=clock.now() + offset)
+    sim.set_provider_failing("sendgrid", True)
+    failed = sim.send("email", now=clock.now() + 251)
+    assert failed is not None
+    client, recording = sim_client(sim)
+    since = clock.now() + 100
+    messages = await client.recent_messages("email", since=since, page_size=5)
+    assert [m.created_at for m in messages] == sorted(
+        (m.created_at for m in messages), reverse=True
+    )
+    assert len(messages) == 16  # 100..240 step 10, plus the failed one at 251
+    assert messages[0].status == "error"
+    assert messages[0].error_id is not None
+    assert {m.provider_id for m in messages} == {"sendgrid"}
+    assert len(recording.exchanges) == 4  # the 4th page reaches back before `since`
