@@ -1,26 +1,20 @@
-"""An in-memory `ControlPlane` that behaves like the service's: it keeps pauses, acks and
-switches, answers in the shapes of docs/api.md, and refuses like the real one (404 unknown
-channel or target, 409 a target that is not up unless forced, or already primary).
+"""An in-memory `ControlPlane` that behaves like the service's (daemon/service/daemon.py):
+it keeps pauses, acks and switches, audits them, answers in the shapes of docs/api.md, and
+refuses like the real one: 404 for an unknown channel; 409 for a target that is not a
+candidate, is already the active primary, or is not up (unless forced).
 
 Every call is recorded in `calls`, so tests can prove a refused request never reached it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from daemon.api.shapes import (
-    audit_json,
-    brake_json,
-    candidate_json,
-    decision_json,
-    pause_json,
-    primary_json,
-)
 from daemon.clock import FakeClock
 from daemon.control import JSON, ControlError
 from daemon.model import (
+    AuditAction,
     AuditRecord,
     CandidateHealth,
     Decision,
@@ -29,10 +23,46 @@ from daemon.model import (
     Integration,
     Pause,
     SignalHealth,
+    Switch,
     channel_key,
+    effective_pause,
 )
 
 START = 1_700_000_000.0
+
+
+def pause_json(pause: Pause | None) -> JSON | None:
+    if pause is None:
+        return None
+    return {"reason": pause.reason, "since": pause.since, "until": pause.until, "by": pause.by}
+
+
+def decision_json(decision: Decision | None) -> JSON | None:
+    if decision is None:
+        return None
+    return {
+        "kind": decision.kind.value,
+        "reason": decision.reason,
+        "at": decision.at,
+        "current": decision.current,
+        "target": decision.target,
+        "trigger": decision.trigger,
+        "evidence": list(decision.evidence),
+        "drift": decision.drift,
+    }
+
+
+def event_json(record: AuditRecord) -> JSON:
+    data: dict[str, Any] = asdict(record)
+    data["from"] = data.pop("from_")
+    data["evidence"] = list(record.evidence)
+    data["erased_conditions"] = [dict(c) for c in record.erased_conditions]
+    data["extra"] = dict(record.extra)
+    return data
+
+
+def switch_json(switch: Switch) -> JSON:
+    return {"at": switch.at, "from": switch.from_, "to": switch.to, "trigger": switch.trigger}
 
 
 @dataclass
@@ -42,16 +72,16 @@ class FakeChannel:
     candidates: list[CandidateHealth]
     integrations: dict[str, Integration]
     signal_kinds: dict[str, list[str]]
+    policy: JSON
     decision: Decision | None = None
     pause: Pause | None = None
+    switches: list[Switch] = field(default_factory=list)
     brake_count: int = 0
-    brake_max: int = 3
-    brake_per: float = 3600.0
     blocked_until: float | None = None
     acked_at: float | None = None
     cooldown_until: float | None = None
-    dry_run: bool = False
-    policy: JSON = field(default_factory=dict)
+    view_at: float | None = None
+    novu_error: str | None = None
 
     @property
     def key(self) -> str:
@@ -69,7 +99,7 @@ def _integration(
     identifier: str, *, channel: str, provider: str, active: bool, primary: bool
 ) -> Integration:
     return Integration(
-        id=f"{abs(hash(identifier)) % 10**24:024x}",
+        id=f"{sum(map(ord, identifier)):024x}",
         identifier=identifier,
         name=identifier,
         provider_id=provider,
@@ -86,8 +116,22 @@ def _signal(
     return SignalHealth(signal=name, state=state, reason=reason, since=since, passive=passive)
 
 
+def _policy(*, failback: JSON | str) -> JSON:
+    return {
+        "down_when": "any",
+        "confirm": 0.0,
+        "cooldown": 600.0,
+        "brake": {"max": 3, "per": 3600.0},
+        "failback": failback,
+        "startup_grace": 0.0,
+        "dry_run": False,
+        "allow_erase_conditions": False,
+    }
+
+
 def sample_channels(now: float = START) -> list[FakeChannel]:
-    """Two channels: email with a down primary held by cooldown, sms with a tripped brake."""
+    """Two channels: email with a down primary held by cooldown, sms with a tripped brake
+    and an inactive primary."""
     email = FakeChannel(
         environment="production",
         name="email",
@@ -110,7 +154,10 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
                 since=now - 3000,
                 signals=(
                     _signal(
-                        "novu_delivery", Health.UP, "2% failures in 5m (50 messages)", now - 3000
+                        "novu_delivery",
+                        Health.UP,
+                        "2% failures in 5m (50 messages)",
+                        now - 3000,
                     ),
                 ),
             ),
@@ -138,6 +185,7 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
             "ses-backup": ["novu_delivery"],
             "mailgun-spare": ["http"],
         },
+        policy=_policy(failback={"after": 900.0}),
         decision=Decision(
             channel="production/email",
             kind=DecisionKind.WAIT,
@@ -148,18 +196,10 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
             trigger="failover",
             evidence=("statuspage: Mail Sending is major_outage",),
         ),
+        switches=[Switch(at=now - 360, from_="ses-backup", to="sendgrid-main", trigger="failback")],
         brake_count=1,
         cooldown_until=now + 240,
-        policy={
-            "down_when": "any",
-            "confirm": 0.0,
-            "cooldown": 600.0,
-            "brake": {"max": 3, "per": 3600.0},
-            "failback": {"after": 900.0},
-            "startup_grace": 0.0,
-            "dry_run": False,
-            "allow_erase_conditions": False,
-        },
+        view_at=now - 10,
     )
     sms = FakeChannel(
         environment="production",
@@ -184,11 +224,9 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
             "twilio-main": _integration(
                 "twilio-main", channel="sms", provider="twilio", active=False, primary=True
             ),
-            "vonage-backup": _integration(
-                "vonage-backup", channel="sms", provider="nexmo", active=True, primary=False
-            ),
         },
         signal_kinds={"twilio-main": ["statuspage"], "vonage-backup": ["http"]},
+        policy=_policy(failback="off"),
         decision=Decision(
             channel="production/sms",
             kind=DecisionKind.BLOCKED,
@@ -198,16 +236,8 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
         ),
         brake_count=3,
         blocked_until=now + 1800,
-        policy={
-            "down_when": "any",
-            "confirm": 0.0,
-            "cooldown": 600.0,
-            "brake": {"max": 3, "per": 3600.0},
-            "failback": "off",
-            "startup_grace": 0.0,
-            "dry_run": False,
-            "allow_erase_conditions": False,
-        },
+        view_at=now - 70,
+        novu_error="GET /v1/integrations -> 503 (attempt 3/3)",
     )
     return [email, sms]
 
@@ -221,8 +251,8 @@ class FakePlane:
         self.global_pause: Pause | None = None
         self.audit: list[AuditRecord] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.alive_state: tuple[bool, str] = (True, "scheduler running, 5 jobs")
-        self.ready_state: tuple[bool, JSON] = (True, {"rules": "loaded", "environments": {}})
+        self.alive_state: tuple[bool, str] = (True, "scheduler running; heartbeat 0.4s ago")
+        self.ready_state: tuple[bool, JSON] = (True, {"rules": {"error": None}})
         self.fail_with: Exception | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -239,33 +269,80 @@ class FakePlane:
             raise ControlError(404, msg)
         return channel
 
+    def _audit(
+        self, action: AuditAction, channel: str | None, *, by: str, reason: str, **more: Any
+    ) -> AuditRecord:
+        environment, _, name = (channel or "*/*").partition("/")
+        record = AuditRecord(
+            id=f"evt-{len(self.audit) + 1:04d}",
+            at=self.clock.now(),
+            environment=environment,
+            channel=name,
+            from_=more.pop("from_", None),
+            to=more.pop("to", None),
+            trigger="manual",
+            reason=reason if action == "switch" else f"{action} by {by}: {reason}",
+            result="ok",
+            action=action,
+            **more,
+        )
+        self.audit.append(record)
+        return record
+
     def _channel_json(self, channel: FakeChannel) -> JSON:
+        now = self.clock.now()
+        primary = channel.primary
+        candidates = []
+        for health in channel.candidates:
+            integration = channel.integrations.get(health.integration)
+            kinds = channel.signal_kinds[health.integration]
+            candidates.append(
+                {
+                    "integration": health.integration,
+                    "state": health.state.value,
+                    "reason": health.reason,
+                    "since": health.since,
+                    "present": integration is not None,
+                    "active": integration.active if integration else None,
+                    "primary": bool(integration and integration.primary),
+                    "conditions": len(integration.conditions) if integration else 0,
+                    "signals": [
+                        {
+                            "signal": s.signal,
+                            "kind": kind,
+                            "state": s.state.value,
+                            "reason": s.reason,
+                            "since": s.since,
+                            "passive": s.passive,
+                        }
+                        for s, kind in zip(health.signals, kinds, strict=True)
+                    ],
+                }
+            )
         return {
             "channel": channel.key,
             "environment": channel.environment,
-            "primary": primary_json(channel.primary),
-            "managed": channel.primary is None
-            or channel.health(channel.primary.identifier) is not None,
-            "dry_run": channel.dry_run,
-            "decision": decision_json(channel.decision),
-            "pause": pause_json(channel.pause),
-            "brake": brake_json(
-                count=channel.brake_count,
-                max_switches=channel.brake_max,
-                per=channel.brake_per,
-                blocked_until=channel.blocked_until,
-                acked_at=channel.acked_at,
+            "name": channel.name,
+            "primary": (
+                {"integration": primary.identifier, "active": primary.active} if primary else None
             ),
+            "managed": primary is None or channel.health(primary.identifier) is not None,
+            "novu_error": channel.novu_error,
+            "view_at": channel.view_at,
+            "decision": decision_json(channel.decision),
+            "pause": pause_json(effective_pause(self.global_pause, channel.pause, now)),
+            "brake": {
+                "count": channel.brake_count,
+                "max": 3,
+                "per": 3600.0,
+                "blocked_until": channel.blocked_until,
+                "acked_at": channel.acked_at,
+            },
             "cooldown_until": channel.cooldown_until,
+            "dry_run": False,
             "in_flight": False,
-            "candidates": [
-                candidate_json(
-                    health,
-                    integration=channel.integrations.get(health.integration),
-                    signal_kinds=channel.signal_kinds[health.integration],
-                )
-                for health in channel.candidates
-            ],
+            "last_switch": switch_json(channel.switches[-1]) if channel.switches else None,
+            "candidates": candidates,
         }
 
     # -- ControlPlane -------------------------------------------------------------------------
@@ -279,26 +356,26 @@ class FakePlane:
 
     def status(self) -> JSON:
         self._record("status")
+        now = self.clock.now()
         return {
-            "version": "0.1.0",
-            "started_at": START - 3600,
-            "now": self.clock.now(),
-            "dry_run": False,
+            "channels": [self._channel_json(c) for c in self.channels.values()],
+            "global_pause": pause_json(effective_pause(self.global_pause, None, now)),
             "rules": {
                 "path": "/etc/novu-failover/rules.yaml",
                 "loaded_at": START - 3600,
                 "error": None,
             },
-            "global_pause": pause_json(self.global_pause),
-            "channels": [self._channel_json(c) for c in self.channels.values()],
+            "dry_run": False,
+            "started_at": START - 3600,
+            "now": now,
+            "version": "0.1.0",
         }
 
     def events(self, *, limit: int, offset: int) -> JSON:
         self._record("events", limit=limit, offset=offset)
-        newest_first = sorted(self.audit, key=lambda r: r.at, reverse=True)
-        page = newest_first[offset : offset + limit]
+        newest_first = sorted(self.audit, key=lambda r: r.at)[::-1]  # ties: latest first
         return {
-            "events": [audit_json(r) for r in page],
+            "events": [event_json(r) for r in newest_first[offset : offset + limit]],
             "total": len(self.audit),
             "offset": offset,
             "limit": limit,
@@ -307,73 +384,47 @@ class FakePlane:
     def explain(self, channel: str) -> JSON:
         self._record("explain", channel=channel)
         found = self._channel(channel)
-        now = self.clock.now()
-        timers: list[JSON] = []
-        if found.cooldown_until is not None and found.cooldown_until > now:
-            timers.append(
-                {
-                    "name": "cooldown",
-                    "until": found.cooldown_until,
-                    "detail": "10m after the last automatic switch",
-                }
-            )
-        if found.blocked_until is not None:
-            timers.append(
-                {
-                    "name": "brake",
-                    "until": found.blocked_until,
-                    "detail": "3 switches in 1h; ack to release now",
-                }
-            )
-        effective = found.pause if found.pause is not None else self.global_pause
-        recent = [
-            audit_json(r)
-            for r in sorted(self.audit, key=lambda r: r.at, reverse=True)
-            if channel_key(r.environment, r.channel) == channel
-        ][:5]
-        return {
-            **self._channel_json(found),
-            "now": now,
-            "global_pause": pause_json(self.global_pause),
-            "effective_pause": pause_json(effective),
-            "policy": found.policy,
-            "timers": timers,
-            "recent_events": recent,
+        data = self._channel_json(found)
+        data["timers"] = {
+            "startup_grace_until": None,
+            "cooldown_until": data["cooldown_until"],
+            "brake_blocked_until": data["brake"]["blocked_until"],
+            "pause_until": data["pause"]["until"] if data["pause"] else None,
         }
+        data["recent_switches"] = [switch_json(s) for s in found.switches[-10:]]
+        data["policy"] = found.policy
+        data["now"] = self.clock.now()
+        return data
 
     def pause(self, *, channel: str | None, until: float | None, reason: str, by: str) -> JSON:
         self._record("pause", channel=channel, until=until, reason=reason, by=by)
-        pause = Pause(reason=reason, since=self.clock.now(), until=until, by=by)
+        now = self.clock.now()
+        if until is not None and until <= now:
+            raise ControlError(400, "the pause would end in the past")
+        pause = Pause(reason=reason, since=now, until=until, by=by)
         if channel is None:
             self.global_pause = pause
         else:
             self._channel(channel).pause = pause
-        return {"ok": True, "channel": channel, "pause": pause_json(pause)}
+        self._audit("pause", channel, by=by, reason=reason)
+        return {"paused": channel or "*", "pause": pause_json(pause)}
 
     def resume(self, *, channel: str | None, by: str) -> JSON:
         self._record("resume", channel=channel, by=by)
         if channel is None:
-            resumed = self.global_pause is not None
             self.global_pause = None
         else:
-            found = self._channel(channel)
-            resumed = found.pause is not None
-            found.pause = None
-        still = sorted(c.key for c in self.channels.values() if c.pause is not None)
-        return {"ok": True, "channel": channel, "resumed": resumed, "still_paused": still}
+            self._channel(channel).pause = None
+        self._audit("resume", channel, by=by, reason="resumed")
+        return {"resumed": channel or "*"}
 
     def ack(self, *, channel: str, by: str) -> JSON:
         self._record("ack", channel=channel, by=by)
         found = self._channel(channel)
-        was_blocked = found.blocked_until is not None
         found.blocked_until = None
         found.acked_at = self.clock.now()
-        return {
-            "ok": True,
-            "channel": channel,
-            "was_blocked": was_blocked,
-            "acked_at": found.acked_at,
-        }
+        self._audit("ack", channel, by=by, reason="brake acknowledged")
+        return {"acknowledged": channel, "at": found.acked_at}
 
     async def failover(
         self, *, channel: str, target: str, force: bool, reason: str, by: str
@@ -381,43 +432,42 @@ class FakePlane:
         self._record("failover", channel=channel, target=target, force=force, reason=reason, by=by)
         found = self._channel(channel)
         health = found.health(target)
-        integration = found.integrations.get(target)
-        if health is None or integration is None:
+        if health is None:
             names = ", ".join(c.integration for c in found.candidates)
-            msg = f"{target!r} is not a candidate of {channel} (candidates: {names})"
-            raise ControlError(404, msg)
-        current = found.primary
-        if current is not None and current.identifier == target and current.active:
-            msg = f"{target} is already the active primary of {channel}"
+            msg = f"{target} is not a candidate of {channel} (candidates: {names})"
             raise ControlError(409, msg)
+        integration = found.integrations.get(target)
+        if integration is None:
+            msg = f"{target} does not exist in Novu's {channel} integrations"
+            raise ControlError(409, msg)
+        if integration.primary and integration.active:
+            raise ControlError(409, f"{target} is already primary")
         if health.state is not Health.UP and not force:
-            msg = f"{target} is {health.state.value} ({health.reason}); pass force to switch anyway"
+            msg = f"{target} {health.state.value} ({health.reason}); force to switch anyway"
             raise ControlError(409, msg)
+        current = found.primary
         for identifier, item in found.integrations.items():
+            chosen = identifier == target
             found.integrations[identifier] = replace(
-                item, primary=identifier == target, active=item.active or identifier == target
+                item, primary=chosen, active=item.active or chosen
             )
-        record = AuditRecord(
-            id=f"evt-{len(self.audit) + 1:04d}",
-            at=self.clock.now(),
-            environment=found.environment,
-            channel=found.name,
+        now = self.clock.now()
+        found.switches.append(
+            Switch(
+                at=now, from_=current.identifier if current else None, to=target, trigger="manual"
+            )
+        )
+        record = self._audit(
+            "switch",
+            channel,
+            by=by,
+            reason=f"manual failover by {by}: {reason}" + (" (forced)" if force else ""),
             from_=current.identifier if current else None,
             to=target,
-            trigger="manual",
-            reason=reason,
-            result="ok",
             attempts=1,
-            evidence=(f"manual switch by {by}" + (" (forced)" if force else ""),),
+            evidence=tuple(
+                f"{h.integration}: {h.state.value}: {h.reason}" for h in found.candidates
+            ),
             duration=0.2,
-            extra={"by": by},
         )
-        self.audit.append(record)
-        return {
-            "ok": True,
-            "channel": channel,
-            "from": record.from_,
-            "to": target,
-            "dry_run": False,
-            "event": audit_json(record),
-        }
+        return {"ok": True, "event": event_json(record)}

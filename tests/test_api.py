@@ -206,7 +206,8 @@ async def test_explain_joins_environment_and_channel(
     body = response.json()
     assert body["channel"] == "production/email"
     assert body["decision"]["kind"] == "wait"
-    assert [t["name"] for t in body["timers"]] == ["cooldown"]
+    assert body["timers"]["cooldown_until"] == START + 240
+    assert body["now"] == START
     assert _calls(plane, "explain") == [{"channel": "production/email"}]
 
 
@@ -578,14 +579,9 @@ async def test_resume_and_ack_round_trip_through_status(
     paused = (await client.get("/v1/status")).json()["channels"][0]["pause"]
     assert paused["reason"] == "provider maintenance"
     resumed = await client.post("/v1/resume", headers=AUTH, json={"channel": "production/email"})
-    assert resumed.json() == {
-        "ok": True,
-        "channel": "production/email",
-        "resumed": True,
-        "still_paused": [],
-    }
+    assert resumed.json() == {"resumed": "production/email"}
     acked = await client.post("/v1/ack", headers=AUTH, json={"channel": "production/sms"})
-    assert acked.json()["was_blocked"] is True
+    assert acked.json() == {"acknowledged": "production/sms", "at": START}
     channels = (await client.get("/v1/status")).json()["channels"]
     assert channels[0]["pause"] is None
     assert channels[1]["brake"]["blocked_until"] is None
@@ -607,10 +603,12 @@ async def test_failover_to_a_down_target_is_409_unless_forced(
     body = {**GOOD_BODIES["/v1/failover"], "target": "mailgun-spare"}
     refused = await client.post("/v1/failover", headers=AUTH, json=body)
     assert refused.status_code == 409
-    assert refused.json()["error"].startswith("mailgun-spare is unknown (no evidence yet)")
+    assert refused.json() == {
+        "error": "mailgun-spare unknown (no evidence yet); force to switch anyway"
+    }
     forced = await client.post("/v1/failover", headers=AUTH, json={**body, "force": True})
     assert forced.status_code == 200
-    assert forced.json()["to"] == "mailgun-spare"
+    assert forced.json()["event"]["to"] == "mailgun-spare"
     assert _calls(plane, "failover")[-1]["force"] is True
 
 
@@ -621,17 +619,18 @@ async def test_failover_switches_and_is_audited(
         "/v1/failover", headers={**AUTH, "x-actor": "bob"}, json=GOOD_BODIES["/v1/failover"]
     )
     assert response.status_code == 200
-    body = response.json()
-    assert (body["from"], body["to"], body["event"]["trigger"]) == (
+    event = response.json()["event"]
+    assert (event["from"], event["to"], event["trigger"], event["action"]) == (
         "sendgrid-main",
         "ses-backup",
         "manual",
+        "switch",
     )
     status = (await client.get("/v1/status")).json()
     assert status["channels"][0]["primary"]["integration"] == "ses-backup"
     events = (await client.get("/v1/events")).json()["events"]
-    assert [(e["to"], e["reason"], e["extra"]["by"]) for e in events] == [
-        ("ses-backup", "SendGrid incident", "bob")
+    assert [(e["to"], e["reason"]) for e in events] == [
+        ("ses-backup", "manual failover by bob: SendGrid incident")
     ]
 
 

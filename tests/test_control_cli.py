@@ -122,6 +122,7 @@ production/email
   pause     -
   brake     1/3 switches in 1h
   cooldown  until 2023-11-14 22:17:20Z (in 4m)
+  switched  failback ses-backup -> sendgrid-main (6m ago)
   CANDIDATE        STATE    SINCE    ACTIVE  REASON
   * sendgrid-main  down     2m ago   yes     statuspage: Mail Sending is major_outage
     ses-backup     up       50m ago  yes     novu_delivery: 2% failures in 5m (50 messages)
@@ -133,9 +134,11 @@ production/sms
   pause     -
   brake     3/3 switches in 1h; BLOCKED until 2023-11-14 22:43:20Z (in 30m), ack to release now
   cooldown  -
-  CANDIDATE        STATE  SINCE   ACTIVE  REASON
-  * twilio-main    up     2h ago  no      statuspage: SMS is operational
-    vonage-backup  up     2h ago  yes     http: 200 in 40ms
+  switched  -
+  novu      ERROR GET /v1/integrations -> 503 (attempt 3/3) (last good view 1m10s ago)
+  CANDIDATE        STATE  SINCE   ACTIVE   REASON
+  * twilio-main    up     2h ago  no       statuspage: SMS is operational
+    vonage-backup  up     2h ago  missing  http: 200 in 40ms
 """
 
 
@@ -184,8 +187,6 @@ def test_pause_and_resume_round_trip(daemon: Served, cli: Cli) -> None:
     resumed = cli("resume", "--channel", "production/email")
     assert (resumed.code, resumed.out) == (0, "resumed production/email\n")
     assert "paused until" not in cli("status").out
-    again = cli("resume", "--channel", "production/email")
-    assert again.out == "production/email: was not paused\n"
 
 
 def test_global_pause_is_shown_and_resume_names_channels_still_paused(
@@ -200,16 +201,25 @@ def test_global_pause_is_shown_and_resume_names_channels_still_paused(
     assert "  pause     global pause (see above)" in status
     resumed = cli("resume")
     assert resumed.out == (
-        "resumed the global pause\nstill paused: production/sms (resume them with --channel)\n"
+        "resumed every channel (the global pause is lifted)\n"
+        "still paused: production/sms (resume each with --channel)\n"
     )
+    assert "GLOBAL PAUSE" not in cli("status").out
+    events = [line.split()[2:5] for line in cli("events").out.splitlines()[1:-1]]
+    assert events == [
+        ["all", "channels", "resume"],
+        ["production/sms", "pause", "ok"],
+        ["all", "channels", "pause"],
+    ]
 
 
 def test_ack_releases_a_tripped_brake(daemon: Served, cli: Cli) -> None:
     result = cli("ack", "production/sms")
     assert (result.code, result.out) == (
         0,
-        "acknowledged: the brake on production/sms is released\n",
+        "acknowledged the brake on production/sms: automatic switching may resume\n",
     )
+    assert daemon.plane.calls[-1] == ("ack", {"channel": "production/sms", "by": "alice"})
     assert "BLOCKED" not in cli("status").out
 
 
@@ -218,8 +228,9 @@ def test_a_refused_failover_exits_1_with_the_daemon_error(daemon: Served, cli: C
     assert result.code == 1
     assert result.out == ""
     assert result.err == (
-        "novu-failover failover: refused: mailgun-spare is unknown (no evidence yet); "
-        "pass force to switch anyway (HTTP 409)\n"
+        "novu-failover failover: refused: mailgun-spare unknown (no evidence yet); "
+        "force to switch anyway (HTTP 409)\n"
+        "(add --force to switch anyway, if you are sure)\n"
     )
 
 
@@ -235,10 +246,10 @@ def test_a_forced_failover_switches_and_shows_in_events(daemon: Served, cli: Cli
     assert daemon.plane.calls[-1][1]["force"] is True
     events = cli("events", "--limit", "10")
     header, row, footer = events.out.splitlines()
-    assert header.startswith("TIME (UTC)            CHANNEL           TRIGGER  FROM -> TO")
+    assert header.startswith("TIME (UTC)            CHANNEL           ACTION  FROM -> TO")
     assert row == (
-        "2023-11-14 22:13:20Z  production/email  manual   "
-        "sendgrid-main -> mailgun-spare  ok      try the spare"
+        "2023-11-14 22:13:20Z  production/email  manual  "
+        "sendgrid-main -> mailgun-spare  ok      manual failover by alice: try the spare (forced)"
     )
     assert header.index("RESULT") == row.index("ok ")
     assert footer == "events 1-1 of 1, newest first"
@@ -281,6 +292,9 @@ def test_explain_tells_the_story_of_a_channel(daemon: Served, cli: Cli) -> None:
         "\n"
         "Policy: down when any signal is down, confirm 0s, cooldown 10m, startup grace 0s, "
         "brake 3 per 1h, failback after 15m\n"
+        "\n"
+        "Recent switches (oldest first):\n"
+        "  2023-11-14 22:07:20Z failback ses-backup -> sendgrid-main\n"
     )
 
 

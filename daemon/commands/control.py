@@ -22,13 +22,12 @@ import httpx
 
 from daemon import __version__
 from daemon.commands.control_render import (
-    ago,
     render_events,
     render_explain,
     render_status,
     when,
 )
-from daemon.durations import parse_duration
+from daemon.durations import format_duration, parse_duration
 
 JSON = dict[str, Any]
 
@@ -276,29 +275,32 @@ def _pause(args: argparse.Namespace, daemon: DaemonClient) -> None:
     payload = daemon.call("POST", "/v1/pause", body=body)
     pause = payload.get("pause") or {}
     scope = args.channel or "every channel"
-    until = pause.get("until")
-    since = pause.get("since")
+    until, since = pause.get("until"), pause.get("since")
     end = "until resumed" if until is None else f"until {when(until)}"
     if until is not None and since is not None:
-        end = f"for {ago(since, until).removesuffix(' ago')}, {end}"
+        end = f"for {format_duration(until - since)}, {end}"
     print(f"paused {scope} {end}: {pause.get('reason', args.reason)}")
 
 
 def _resume(args: argparse.Namespace, daemon: DaemonClient) -> None:
-    payload = daemon.call("POST", "/v1/resume", body={"channel": args.channel})
-    scope = args.channel or "the global pause"
-    print(f"resumed {scope}" if payload.get("resumed") else f"{scope}: was not paused")
-    still = payload.get("still_paused") or []
-    if still:
-        print(f"still paused: {', '.join(still)} (resume them with --channel)")
+    daemon.call("POST", "/v1/resume", body={"channel": args.channel})
+    print(f"resumed {args.channel or 'every channel (the global pause is lifted)'}")
+    # A global resume leaves channel pauses in place: say which, so nobody is surprised.
+    status = daemon.call("GET", "/v1/status")
+    still = [
+        str(channel.get("channel"))
+        for channel in status.get("channels") or []
+        if channel.get("pause") and channel.get("pause") != status.get("global_pause")
+    ]
+    if status.get("global_pause"):
+        print("still paused: every channel (a global pause is in force)")
+    elif still:
+        print(f"still paused: {', '.join(still)} (resume each with --channel)")
 
 
 def _ack(args: argparse.Namespace, daemon: DaemonClient) -> None:
-    payload = daemon.call("POST", "/v1/ack", body={"channel": args.channel})
-    if payload.get("was_blocked"):
-        print(f"acknowledged: the brake on {args.channel} is released")
-    else:
-        print(f"acknowledged: {args.channel} was not blocked; its brake count starts afresh")
+    daemon.call("POST", "/v1/ack", body={"channel": args.channel})
+    print(f"acknowledged the brake on {args.channel}: automatic switching may resume")
 
 
 def _failover(args: argparse.Namespace, daemon: DaemonClient) -> None:
@@ -308,11 +310,18 @@ def _failover(args: argparse.Namespace, daemon: DaemonClient) -> None:
         "force": args.force,
         "reason": args.reason,
     }
-    payload = daemon.call("POST", "/v1/failover", body=body)
+    try:
+        payload = daemon.call("POST", "/v1/failover", body=body)
+    except DaemonRefusedError as exc:
+        if not args.force and "force" in str(exc):
+            msg = f"{exc}\n(add --force to switch anyway, if you are sure)"
+            raise DaemonRefusedError(msg) from exc
+        raise
     event = payload.get("event") or {}
-    verb = "would switch (dry run)" if payload.get("dry_run") else "switched"
-    source = payload.get("from") or "no primary"
-    print(f"{verb} {args.channel}: {source} -> {payload.get('to', args.target)}")
+    dry_run = event.get("dry_run") or event.get("result") == "dry_run"
+    verb = "dry run: would switch" if dry_run else "switched"
+    source = event.get("from") or "no primary"
+    print(f"{verb} {args.channel}: {source} -> {event.get('to', args.target)}")
     if event.get("id"):
         print(
             f"audit event {event['id']}: {event.get('result')}, {event.get('attempts')} attempt(s)"

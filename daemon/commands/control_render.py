@@ -43,13 +43,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str 
     return lines
 
 
-def _pause_text(pause: JSON | None, now: float, *, scope: str = "") -> str:
+def _pause_text(pause: JSON | None, now: float) -> str:
     if not pause:
         return "-"
     until = pause.get("until")
     end = "until resumed" if until is None else f"until {when(until)} ({ago(until, now)})"
     by = pause.get("by") or "?"
-    return f"{scope}paused {end}, by {by}, {ago(pause.get('since'), now)}: {pause.get('reason')}"
+    return f"paused {end}, by {by}, {ago(pause.get('since'), now)}: {pause.get('reason')}"
 
 
 def _brake_text(brake: JSON | None, now: float) -> str:
@@ -88,10 +88,10 @@ def _decision_text(decision: JSON | None, now: float) -> str:
     return f"{decision.get('kind')}: {decision.get('reason')} ({ago(decision.get('at'), now)})"
 
 
-def _yes_no(value: object) -> str:
-    if value is None:
+def _active(candidate: JSON) -> str:
+    if candidate.get("present") is False or candidate.get("active") is None:
         return "missing"
-    return "yes" if value else "no"
+    return "yes" if candidate.get("active") else "no"
 
 
 def _candidate_rows(candidates: Sequence[JSON], now: float) -> list[list[str]]:
@@ -100,11 +100,20 @@ def _candidate_rows(candidates: Sequence[JSON], now: float) -> list[list[str]]:
             ("* " if c.get("primary") else "  ") + str(c.get("integration")),
             str(c.get("state")),
             ago(c.get("since"), now),
-            _yes_no(c.get("active")),
+            _active(c),
             str(c.get("reason") or ""),
         ]
         for c in candidates
     ]
+
+
+def _switch_text(switch: JSON | None, now: float) -> str:
+    if not switch:
+        return "-"
+    return (
+        f"{switch.get('trigger')} {switch.get('from') or '-'} -> {switch.get('to')} "
+        f"({ago(switch.get('at'), now)})"
+    )
 
 
 def _uptime(status: JSON, now: float) -> str:
@@ -130,8 +139,8 @@ def render_status(status: JSON) -> str:
         lines += ["", "no channels configured"]
     for channel in channels:
         pause = channel.get("pause")
-        pause_line = _pause_text(pause, now) if pause else "-"
-        if not pause and status.get("global_pause"):
+        pause_line = _pause_text(pause, now)
+        if pause and pause == status.get("global_pause"):
             pause_line = "global pause (see above)"
         rows = [
             ["primary", _primary_text(channel)],
@@ -139,7 +148,11 @@ def render_status(status: JSON) -> str:
             ["pause", pause_line],
             ["brake", _brake_text(channel.get("brake"), now)],
             ["cooldown", _timer_text(channel.get("cooldown_until"), now)],
+            ["switched", _switch_text(channel.get("last_switch"), now)],
         ]
+        if channel.get("novu_error"):
+            seen = ago(channel.get("view_at"), now)
+            rows.append(["novu", f"ERROR {channel['novu_error']} (last good view {seen})"])
         if channel.get("in_flight"):
             rows.append(["action", "a switch is in flight"])
         if channel.get("dry_run") and not status.get("dry_run"):
@@ -156,6 +169,8 @@ def render_status(status: JSON) -> str:
 
 def _event_channel(event: JSON) -> str:
     environment, channel = event.get("environment"), event.get("channel")
+    if environment == "*" or channel == "*":
+        return "all channels"
     return f"{environment}/{channel}" if environment else str(channel)
 
 
@@ -172,17 +187,19 @@ def render_events(page: JSON) -> str:
         result = str(event.get("result"))
         if event.get("dry_run") and result != "dry_run":
             result += " (dry run)"
+        action = event.get("action") or "switch"
+        is_switch = action == "switch"
         rows.append(
             [
                 when(event.get("at")),
                 _event_channel(event),
-                str(event.get("trigger")),
-                f"{event.get('from') or '-'} -> {event.get('to') or '-'}",
+                str(event.get("trigger")) if is_switch else str(action),
+                f"{event.get('from') or '-'} -> {event.get('to') or '-'}" if is_switch else "",
                 result,
                 reason,
             ]
         )
-    headers = ["TIME (UTC)", "CHANNEL", "TRIGGER", "FROM -> TO", "RESULT", "REASON"]
+    headers = ["TIME (UTC)", "CHANNEL", "ACTION", "FROM -> TO", "RESULT", "REASON"]
     footer = f"events {offset + 1}-{offset + len(events)} of {total}, newest first"
     return "\n".join([*table(headers, rows), footer])
 
@@ -237,13 +254,20 @@ def render_explain(explain: JSON) -> str:
             lines += [f"  - {item}" for item in evidence]
     else:
         lines.append("Decision: none yet (the channel has not been evaluated)")
+    if explain.get("novu_error"):
+        lines.append(
+            f"Novu: ERROR {explain['novu_error']} "
+            f"(last good view {ago(explain.get('view_at'), now)})"
+        )
     lines += ["", "Candidates (in order of preference):"]
     for candidate in explain.get("candidates") or []:
         marks = [m for m, on in (("primary", candidate.get("primary")),) if on]
-        if candidate.get("active") is False:
-            marks.append("inactive")
-        if candidate.get("active") is None:
+        if candidate.get("present") is False or candidate.get("active") is None:
             marks.append("not in Novu")
+        elif candidate.get("active") is False:
+            marks.append("inactive")
+        if candidate.get("conditions"):
+            marks.append(f"{candidate['conditions']} condition(s): set-primary would erase them")
         label = f" ({', '.join(marks)})" if marks else ""
         lines.append(
             f"  {candidate.get('integration')}{label}: {candidate.get('state')} "
@@ -256,30 +280,23 @@ def render_explain(explain: JSON) -> str:
                 f"{signal.get('state')} since {ago(signal.get('since'), now)}: "
                 f"{signal.get('reason')}"
             )
+    timers = explain.get("timers") or {}
     lines += ["", "Timers:"]
-    effective = explain.get("effective_pause")
-    own = explain.get("pause")
-    scope = "" if own or not effective else "global: "
-    lines.append(f"  pause: {_pause_text(effective, now, scope=scope)}")
+    lines.append(f"  pause: {_pause_text(explain.get('pause'), now)}")
     lines.append(f"  brake: {_brake_text(explain.get('brake'), now)}")
     lines.append(f"  cooldown: {_timer_text(explain.get('cooldown_until'), now)}")
-    shown = {"cooldown", "pause", "brake"}
-    for timer in explain.get("timers") or []:
-        if timer.get("name") in shown:
-            continue
-        lines.append(
-            f"  {timer.get('name')}: until {ago(timer.get('until'), now)}: {timer.get('detail')}"
-        )
+    grace = timers.get("startup_grace_until")
+    if grace is not None and grace > now:
+        lines.append(f"  startup grace: {_timer_text(grace, now)} (no automatic switch before)")
     if explain.get("in_flight"):
         lines.append("  a switch is in flight right now")
     if explain.get("policy"):
         lines += ["", f"Policy: {_policy_text(explain['policy'])}"]
-    recent = explain.get("recent_events") or []
+    recent = explain.get("recent_switches") or []
     if recent:
-        lines += ["", "Recent events:"]
+        lines += ["", "Recent switches (oldest first):"]
         lines += [
-            f"  {when(e.get('at'))} {e.get('trigger')} {e.get('from') or '-'} -> "
-            f"{e.get('to') or '-'}: {e.get('result')}: {e.get('reason')}"
-            for e in recent
+            f"  {when(s.get('at'))} {s.get('trigger')} {s.get('from') or '-'} -> {s.get('to')}"
+            for s in recent
         ]
     return "\n".join(lines)
