@@ -81,6 +81,7 @@ def daemon(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> Served:
     monkeypatch.setenv("NOVU_FAILOVER_URL", url)
     monkeypatch.setenv("NOVU_FAILOVER_API_TOKEN", TOKEN)
     monkeypatch.setenv("NOVU_FAILOVER_ACTOR", "alice")
+    monkeypatch.delenv("NOVU_FAILOVER_API_TOKEN_FILE", raising=False)
     return Served(url=url, plane=plane)
 
 
@@ -302,10 +303,12 @@ def test_missing_token_is_a_usage_error_and_sends_nothing(
     daemon: Served, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NOVU_FAILOVER_API_TOKEN")
+    monkeypatch.delenv("NOVU_FAILOVER_API_TOKEN_FILE", raising=False)
     result = cli("ack", "production/sms")
     assert result.code == 2
     assert result.err == (
-        "novu-failover ack: no API token: set NOVU_FAILOVER_API_TOKEN or pass --token-file\n"
+        "novu-failover ack: no API token: set NOVU_FAILOVER_API_TOKEN "
+        "(or NOVU_FAILOVER_API_TOKEN_FILE) or pass --token-file\n"
     )
     assert daemon.plane.calls == []
 
@@ -322,6 +325,16 @@ def test_the_token_file_wins_over_the_environment(daemon: Served, cli: Cli, tmp_
     assert missing.code == 2
     assert "cannot read the token file" in missing.err
     assert "not-the-token" not in refused.err + missing.err
+
+
+def test_the_token_file_variable_is_read_like_the_daemon_reads_it(
+    daemon: Served, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    monkeypatch.delenv("NOVU_FAILOVER_API_TOKEN")
+    monkeypatch.setenv("NOVU_FAILOVER_API_TOKEN_FILE", str(token_file))
+    assert cli("ack", "production/sms").code == 0
 
 
 def test_an_unreachable_daemon_exits_2(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,6 +34,7 @@ JSON = dict[str, Any]
 DEFAULT_URL = "http://127.0.0.1:9555"
 URL_ENV = "NOVU_FAILOVER_URL"
 TOKEN_ENV = "NOVU_FAILOVER_API_TOKEN"  # noqa: S105 - the variable's name, not a token
+TOKEN_FILE_ENV = "NOVU_FAILOVER_API_TOKEN_FILE"  # noqa: S105 - a variable name
 ACTOR_ENV = "NOVU_FAILOVER_ACTOR"
 MUTATING = frozenset({"pause", "resume", "ack", "failover"})
 READ_TIMEOUT = 10.0
@@ -107,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument(
             "--token-file",
             type=Path,
-            help=f"read the API token from this file (default: ${TOKEN_ENV})",
+            help=f"read the API token from this file (default: ${TOKEN_ENV}, ${TOKEN_FILE_ENV})",
         )
         parser.add_argument(
             "--actor",
@@ -152,23 +153,30 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 # -- talking to the daemon -------------------------------------------------------------------
 
 
+def _read_token_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        msg = f"cannot read the token file {path}: {exc.strerror or exc}"
+        raise UsageError(msg) from exc
+    except UnicodeDecodeError as exc:
+        msg = f"the token file {path} is not UTF-8 text"
+        raise UsageError(msg) from exc
+
+
 def _token(args: argparse.Namespace) -> str:
-    token: str
-    if args.token_file is not None:
-        try:
-            token = args.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            msg = f"cannot read the token file {args.token_file}: {exc.strerror or exc}"
-            raise UsageError(msg) from exc
-        except UnicodeDecodeError as exc:
-            msg = f"the token file {args.token_file} is not UTF-8 text"
-            raise UsageError(msg) from exc
-        source = f"the token file {args.token_file}"
+    """--token-file, else $NOVU_FAILOVER_API_TOKEN, else the file $NOVU_FAILOVER_API_TOKEN_FILE
+    names: the same variables the daemon reads."""
+    token_file: Path | None = args.token_file
+    from_env = os.environ.get(TOKEN_ENV, "").strip()
+    if token_file is None and not from_env and os.environ.get(TOKEN_FILE_ENV):
+        token_file = Path(os.environ[TOKEN_FILE_ENV])
+    if token_file is not None:
+        token, source = _read_token_file(token_file), f"the token file {token_file}"
     else:
-        token = os.environ.get(TOKEN_ENV, "").strip()
-        source = f"${TOKEN_ENV}"
+        token, source = from_env, f"${TOKEN_ENV}"
     if not token:
-        msg = f"no API token: set {TOKEN_ENV} or pass --token-file"
+        msg = f"no API token: set {TOKEN_ENV} (or {TOKEN_FILE_ENV}) or pass --token-file"
         raise UsageError(msg)
     if not token.isascii() or not token.isprintable() or " " in token:
         msg = f"the API token in {source} must be printable ASCII without spaces"
