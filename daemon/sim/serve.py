@@ -46,20 +46,15 @@ def create_simulation_app(sim: NovuSimulator, farm: ProviderFarm) -> Starlette:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn that reports when it listens and leaves signals alone unless asked."""
+    """uvicorn that reports when it listens and leaves signals to its host program."""
 
-    def __init__(self, config: uvicorn.Config, *, handle_signals: bool) -> None:
+    def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self._handle_signals = handle_signals
         self.listening = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        if self._handle_signals:
-            with super().capture_signals():
-                yield
-        else:
-            yield
+        yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -136,7 +131,7 @@ class Simulation:
                 await self._task
 
     async def wait(self) -> None:
-        """Until the server stops (a signal, when serving with `handle_signals`)."""
+        """Until the server stops on its own (`stop()` from elsewhere, or a failure)."""
         await asyncio.shield(self._task)
 
 
@@ -148,7 +143,6 @@ async def serve_simulation(
     sim: NovuSimulator | None = None,
     farm: ProviderFarm | None = None,
     traffic: float | None = None,
-    handle_signals: bool = False,
     access_log: bool = False,
 ) -> Simulation:
     """Start the simulator and providers on `host:port` in this event loop.
@@ -170,7 +164,7 @@ async def serve_simulation(
         access_log=access_log,
         timeout_graceful_shutdown=2,
     )
-    server = _Server(config, handle_signals=handle_signals)
+    server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="novu-simulation")
     listening = asyncio.create_task(server.listening.wait())
     done, _ = await asyncio.wait(
