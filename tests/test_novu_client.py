@@ -846,3 +846,35 @@ async def test_sim_recent_messages_newest_first_within_the_window() -> None:
     assert messages[0].error_id is not None
     assert {m.provider_id for m in messages} == {"sendgrid"}
     assert len(recording.exchanges) == 4  # the 4th page reaches back before `since`
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(f"bad key {KEY}", "bad key [redacted]", id="the-key-by-value"),
+        pytest.param("sent ApiKey abc123", "sent ApiKey [redacted]", id="authorization-value"),
+        pytest.param("Bearer x.y.z denied", "Bearer [redacted] denied", id="bearer"),
+        pytest.param(
+            "secretKey: abc, apiKey=def, account_sid = AC1",
+            "secretKey: [redacted], apiKey=[redacted], account_sid = [redacted]",
+            id="secret-pairs",
+        ),
+        pytest.param(
+            "credentials {'apiKey': 'A', 'tls': {'ca': 'B'}} rejected",
+            "credentials (object redacted) rejected",
+            id="nested-object",
+        ),
+        pytest.param(
+            "credentials.apiKey must be a string",
+            "credentials.apiKey must be a string",
+            id="validation-prose-kept",
+        ),
+        pytest.param(
+            f"Integration with id {SES} not found",
+            f"Integration with id {SES} not found",
+            id="ids-kept",
+        ),
+    ],
+)
+def test_scrub_redacts_secrets_and_keeps_useful_text(text: str, expected: str) -> None:
+    assert parse.scrub(text, [KEY]) == expected

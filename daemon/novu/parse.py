@@ -24,8 +24,19 @@ class ShapeError(ValueError):
     """A body that is JSON but not the shape the client expects; says what, never the body."""
 
 
-# Authorization-like values a server (or a proxy) might echo back in an error text.
-_CREDENTIAL_LIKE = re.compile(r"(?i)\b(apikey|bearer|basic)\s+[^\s,;\"']+")
+# What a server (or a proxy) might echo back in an error text, beyond the key itself:
+# Authorization values, `name: value` / `name=value` pairs whose name says secret, and whole
+# JSON objects or dict reprs (a credentials object). A credential echoed in plain prose
+# cannot be told from prose; Novu's error messages do not do that.
+_AUTHORIZATION = re.compile(r"\b(ApiKey|Bearer|Basic)\s+[^\s,;\"']+")  # schemes as sent
+_SECRET_PAIR = re.compile(
+    r"""(?ix)
+    (["']?\b(?:[a-z_]*(?:key|secret|token|password|passwd|sid|credentials?)|authorization)\b["']?)
+    (\s*[:=]\s*)
+    (["']?)[^\s,;"'{}]+(["']?)
+    """
+)
+_OBJECT = re.compile(r"\{[^{}]*\}")
 
 
 def unwrap(body: Any) -> Any:
@@ -136,7 +147,10 @@ def scrub(text: str, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
-    text = _CREDENTIAL_LIKE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    while (unbraced := _OBJECT.sub("(object redacted)", text)) != text:  # innermost first
+        text = unbraced
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = " ".join(text.split())
     return text[:MESSAGE_LIMIT]
 
