@@ -212,8 +212,11 @@ def _explain(exc: BaseException) -> str:
     schema_errors = list(_schema_errors(exc))
     if schema_errors:
         parts = [f"{type(exc).__name__}:"]
+        name, location = getattr(exc, "name", None), getattr(exc, "location", None)
+        if name is not None:
+            parts.append(f"{location} parameter {name!r}:")
         for error in schema_errors:
-            where = ".".join(str(p) for p in error.absolute_path) or "<body>"
+            where = ".".join(str(p) for p in error.absolute_path) or "<value>"
             parts.append(f"{where}: {error.message}")
     return " ".join(parts)
 

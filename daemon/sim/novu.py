@@ -46,6 +46,8 @@ class _Answer:
     fault: str | None = None
     executed: bool = False
     replay: bool = False
+    result: int | None = None
+    """The status Novu's logic produced, even when a fault then replaced the answer."""
 
     def response(self) -> Response:
         return Response(
@@ -110,9 +112,9 @@ class _Pipeline:
         if answer.executed or answer.replay:
             after = sim.faults.fire(method, path, phase="after")
             if after.terminal is not None:
-                executed = answer.executed
+                executed, result = answer.executed, answer.result
                 answer = await self._fault(request, after.terminal)
-                answer.executed = executed
+                answer.executed, answer.result = executed, result
         bucket = env.id if env is not None else ANONYMOUS
         answer.headers.update(sim.limiter.headers(bucket, sim.clock.now()))
         if keyed and key is not None:
@@ -201,6 +203,7 @@ class _Pipeline:
         else:
             answer = self._success(status, payload)
         answer.executed = True
+        answer.result = answer.status
         return answer
 
     def _record(
@@ -229,6 +232,7 @@ class _Pipeline:
                 replay=answer.replay,
                 fault=answer.fault,
                 executed=answer.executed,
+                result=answer.result,
                 body=_redacted_body(body),
             )
         )

@@ -117,6 +117,8 @@ class CallRecord:
     replay: bool = False
     fault: str | None = None
     executed: bool = False
+    result: int | None = None
+    """What Novu's logic answered, when it ran (a fault after it may have lost that)."""
     body: Mapping[str, Any] | None = None
 
     @property
@@ -137,6 +139,7 @@ class CallRecord:
             "replay": self.replay,
             "fault": self.fault,
             "executed": self.executed,
+            "result": self.result,
             "body": dict(self.body) if self.body is not None else None,
         }
 
@@ -187,6 +190,9 @@ class NovuSimulator:
         self._random_seed = random_seed
         self._max_messages = max_messages
         self._release: asyncio.Event | None = None
+        self.hanging = 0
+        self._hangs: asyncio.Condition | None = None
+        """Requests held by a timeout fault right now."""
         self.after_reset: list[Callable[[], None]] = []
         """Called after `reset()` (the provider wiring re-applies outages through it)."""
         self._load(self.seed)
@@ -536,13 +542,14 @@ class NovuSimulator:
     def set_primary_targets(self) -> list[str]:
         """Identifiers the simulator made (or confirmed) primary, in order.
 
-        Counts set-primary calls that reached Novu's logic and answered 200; replays of an
-        idempotency key and calls stopped by a fault before processing are not counted.
+        Counts set-primary calls that reached Novu's logic and succeeded there (even if a
+        fault then lost the answer); replays of an idempotency key and calls stopped before
+        processing (auth, rate limit, a fault) are not counted.
         """
         return [
             c.identifier or c.integration_id
             for c in self.calls
-            if c.kind == "set-primary" and c.executed and c.status == 200
+            if c.kind == "set-primary" and c.executed and c.result == 200
         ]
 
     # --- time and hangs ---
@@ -556,10 +563,27 @@ class NovuSimulator:
         if self._release is None:
             self._release = asyncio.Event()
         release = self._release
+        self.hanging += 1
+        condition = self._hang_condition()
+        async with condition:
+            condition.notify_all()
         try:
             await asyncio.wait_for(release.wait(), timeout=seconds)
         except TimeoutError:
             return
+        finally:
+            self.hanging -= 1
+
+    def _hang_condition(self) -> asyncio.Condition:
+        if self._hangs is None:
+            self._hangs = asyncio.Condition()
+        return self._hangs
+
+    async def wait_hanging(self, count: int = 1) -> None:
+        """Until at least `count` requests are held by a timeout fault (for tests)."""
+        condition = self._hang_condition()
+        async with condition:
+            await condition.wait_for(lambda: self.hanging >= count)
 
     def release_hangs(self) -> None:
         if self._release is not None:
