@@ -820,7 +820,10 @@ async def test_reset_restores_the_seed(sim: NovuSimulator, client: httpx.AsyncCl
     await client.post(f"/v1/integrations/{SES}/set-primary")
     sim.send("email")
     sim.faults.add(Fault(kind="latency"))
+    sim.envelope = False
+    sim.limiter.configure(limit=1, burst=1)
     assert (await client.post("/_sim/reset")).json() == {"reset": True}
+    assert sim.options() == NovuSimulator(rate_limit=None).options()
     assert sim.primary("production", "email").identifier == "sendgrid-main"  # type: ignore[union-attr]
     assert sim.calls == type(sim.calls)()
     assert sim.faults.describe() == []

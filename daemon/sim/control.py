@@ -9,7 +9,7 @@ POST /_sim/options                       envelope, idempotency, old_server, blan
                                          rate_limit, burst
 POST /_sim/send                          `{"channel": "email", "environment": "production",
                                          "count": 10}`: generate traffic now
-POST /_sim/reset                         back to the seed
+POST /_sim/reset                         as started: seed, options; no faults/messages/calls
 """
 
 from __future__ import annotations

@@ -184,6 +184,7 @@ class NovuSimulator:
         self.blank_credentials = blank_credentials
         """Send `credentials: {}` like newer servers (False: decrypted, like older ones)."""
         self.limiter = RateLimiter(limit=rate_limit, burst=burst)
+        self._initial = (envelope, idempotency, old_server, blank_credentials, rate_limit, burst)
         self.faults = FaultPlan(random_seed=random_seed)
         self.idempotency_store = IdempotencyStore()
         self.calls: deque[CallRecord] = deque(maxlen=1000)
@@ -245,11 +246,15 @@ class NovuSimulator:
         self._random = random.Random(self._random_seed)  # noqa: S311 - reproducible traffic
 
     def reset(self) -> None:
-        """Back to the seed: integrations, messages, faults, keys, calls, failing providers."""
+        """As just built: the seed's integrations, the first options, no messages, faults,
+        idempotency keys, calls or failing providers (connected providers re-apply theirs)."""
         self._load(self.seed)
+        envelope, idempotency, old_server, blank_credentials, limit, burst = self._initial
+        self.envelope, self.idempotency = envelope, idempotency
+        self.old_server, self.blank_credentials = old_server, blank_credentials
         self.faults.clear()
         self.idempotency_store.clear()
-        self.limiter.reset()
+        self.limiter.configure(limit=limit, burst=burst)
         self.calls.clear()
         self.release_hangs()
         for hook in self.after_reset:
