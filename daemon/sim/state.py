@@ -10,148 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import itertools
-import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from daemon.clock import Clock, SystemClock
-from daemon.sim.dto import CHANNELS, MONGO_ID, PRIMARY_CHANNELS, condition_problems, iso, object_id
+from daemon.sim.dto import CHANNELS, MONGO_ID, PRIMARY_CHANNELS, condition_problems, iso
 from daemon.sim.faults import FaultPlan
 from daemon.sim.limits import IdempotencyStore, RateLimiter
+from daemon.sim.messages import MessageLog
+from daemon.sim.records import CallRecord, SimEnvironment, SimError, SimIntegration
 from daemon.sim.seed import Seed, default_seed, generated_credentials, load_seed, parse_seed
 
 Sleep = Callable[[float], Awaitable[None]]
-MAX_PAGE_SIZE = 1000
-MESSAGE_ID_PREFIX = 0x6650B0
-SUBSCRIBER_ID = "6650a1b2c3d4e5f6000c0de1"
-ERROR_IDS = {"email": "mail_unexpected_error", "sms": "sms_unexpected_error"}
-
-
-class SimError(Exception):
-    """A Novu error answer: status, ErrorDto `message`, and extra ErrorDto fields."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str | list[str],
-        *,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
-        self.extra = extra or {}
-        self.headers = headers or {}
-
-
-@dataclass(frozen=True, slots=True)
-class SimEnvironment:
-    name: str
-    id: str
-    api_key: str
-    organization_id: str
-
-
-@dataclass(slots=True)
-class SimIntegration:
-    """One integration as Novu stores it (credentials in clear, as older servers return)."""
-
-    id: str
-    environment_id: str
-    organization_id: str
-    identifier: str
-    name: str
-    provider_id: str
-    channel: str
-    active: bool
-    primary: bool
-    priority: int
-    conditions: list[dict[str, Any]]
-    credentials: dict[str, Any]
-    created_at: str
-    updated_at: str
-
-    def to_dto(
-        self, *, credentials: bool = True, blank_credentials: bool = False
-    ) -> dict[str, Any]:
-        """IntegrationResponseDto plus `priority`, as the live API sends it."""
-        dto: dict[str, Any] = {
-            "_id": self.id,
-            "_environmentId": self.environment_id,
-            "_organizationId": self.organization_id,
-            "name": self.name,
-            "identifier": self.identifier,
-            "providerId": self.provider_id,
-            "channel": self.channel,
-            "credentials": {} if blank_credentials else copy.deepcopy(self.credentials),
-            "active": self.active,
-            "deleted": False,
-            "primary": self.primary,
-            "priority": self.priority,
-            "conditions": copy.deepcopy(self.conditions),
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        }
-        if not credentials:
-            del dto["credentials"]
-        return dto
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One set-primary or PUT call the simulator received, and how it answered."""
-
-    at: float
-    method: str
-    path: str
-    integration_id: str
-    status: int
-    environment: str | None = None
-    identifier: str | None = None
-    idempotency_key: str | None = None
-    replay: bool = False
-    fault: str | None = None
-    executed: bool = False
-    result: int | None = None
-    """What Novu's logic answered, when it ran (a fault after it may have lost that)."""
-    body: Mapping[str, Any] | None = None
-
-    @property
-    def kind(self) -> str:
-        return "set-primary" if self.path.endswith("/set-primary") else "update"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": iso(self.at),
-            "kind": self.kind,
-            "method": self.method,
-            "path": self.path,
-            "environment": self.environment,
-            "integrationId": self.integration_id,
-            "identifier": self.identifier,
-            "status": self.status,
-            "idempotencyKey": self.idempotency_key,
-            "replay": self.replay,
-            "fault": self.fault,
-            "executed": self.executed,
-            "result": self.result,
-            "body": dict(self.body) if self.body is not None else None,
-        }
-
-
-@dataclass
-class _Failing:
-    rate: float
-
-
-@dataclass
-class _Messages:
-    by_environment: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
+__all__ = ["CallRecord", "NovuSimulator", "SimEnvironment", "SimError", "SimIntegration"]
 
 
 class NovuSimulator:
@@ -240,10 +113,7 @@ class NovuSimulator:
                 )
             for channel in CHANNELS:
                 self._renumber(env.id, channel, seeded=True)
-        self._failing: dict[str, _Failing] = {}
-        self._messages = _Messages()
-        self._message_ids = itertools.count(1)
-        self._random = random.Random(self._random_seed)  # noqa: S311 - reproducible traffic
+        self._messages = MessageLog(random_seed=self._random_seed, max_messages=self._max_messages)
 
     def reset(self) -> None:
         """As just built: the seed's integrations, the first options, no messages, faults,
@@ -451,38 +321,14 @@ class NovuSimulator:
         self, env: SimEnvironment, *, channel: str | None, page: int, limit: int
     ) -> dict[str, Any]:
         """GET /v1/messages: newest first, paginated (already `{data, hasMore, ...}`)."""
-        problems: list[str] = []
-        if channel is not None and channel not in CHANNELS:
-            problems.append(f"channel must be one of the following values: {', '.join(CHANNELS)}")
-        if page < 0:
-            problems.append("page must not be less than 0")
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            problems.append(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        if problems:
-            raise SimError(400, problems)
-        stored = self._messages.by_environment.get(env.id, deque())
-        newest_first = [m for m in reversed(stored) if channel is None or m["channel"] == channel]
-        start = page * limit
-        items = newest_first[start : start + limit]
-        return {
-            "data": copy.deepcopy(items),
-            "hasMore": len(newest_first) > start + limit,
-            "page": page,
-            "pageSize": limit,
-        }
+        return self._messages.page(env.id, channel=channel, page=page, limit=limit)
 
     def set_provider_failing(self, provider_id: str, failing: bool, *, rate: float = 1.0) -> None:
         """Messages routed to `provider_id` fail (all, or a `rate` share of them)."""
-        if not 0.0 <= rate <= 1.0:
-            msg = f"failure rate must be within [0, 1], got {rate}"
-            raise ValueError(msg)
-        if failing and rate > 0:
-            self._failing[provider_id] = _Failing(rate)
-        else:
-            self._failing.pop(provider_id, None)
+        self._messages.set_failing(provider_id, failing, rate=rate)
 
     def failing_providers(self) -> dict[str, float]:
-        return {provider: f.rate for provider, f in self._failing.items()}
+        return self._messages.failing_providers()
 
     def send(
         self, channel: str, environment: str = "production", *, now: float | None = None
@@ -496,42 +342,15 @@ class NovuSimulator:
         if channel not in CHANNELS:
             msg = f"unknown channel {channel!r} (Novu has {', '.join(CHANNELS)})"
             raise ValueError(msg)
-        at = self.clock.now() if now is None else now
         route = self._route(env.id, channel)
         if route is None:
             return None
-        failing = self._failing.get(route.provider_id)
-        failed = failing is not None and self._random.random() < failing.rate
-        n = next(self._message_ids)
-        message: dict[str, Any] = {
-            "_id": object_id(MESSAGE_ID_PREFIX, n),
-            "_environmentId": env.id,
-            "_organizationId": env.organization_id,
-            "_subscriberId": SUBSCRIBER_ID,
-            "_notificationId": object_id(MESSAGE_ID_PREFIX + 1, n),
-            "_jobId": object_id(MESSAGE_ID_PREFIX + 2, n),
-            "transactionId": f"sim-{n:08d}",
-            "channel": channel,
-            "providerId": route.provider_id,
-            "status": "error" if failed else "sent",
-            "errorId": ERROR_IDS.get(channel, "unexpected_error") if failed else None,
-            "errorText": (
-                f"{route.provider_id}: 503 Service Unavailable (simulated outage)"
-                if failed
-                else None
-            ),
-            "createdAt": iso(at),
-            "updatedAt": iso(at),
-        }
-        self.record_message(env.id, message)
-        return copy.deepcopy(message)
+        at = self.clock.now() if now is None else now
+        return self._messages.deliver(env, channel, provider_id=route.provider_id, at=at)
 
     def record_message(self, environment_id: str, message: dict[str, Any]) -> None:
         """Store a message as is (tests use it for `warning` or odd shapes)."""
-        stored = self._messages.by_environment.setdefault(
-            environment_id, deque(maxlen=self._max_messages)
-        )
-        stored.append(message)
+        self._messages.record(environment_id, message)
 
     def _route(self, environment_id: str, channel: str) -> SimIntegration | None:
         group = [i for i in self._channel(environment_id, channel) if i.active]
@@ -611,7 +430,7 @@ class NovuSimulator:
                         for i in self._integrations
                         if i.environment_id == env.id
                     ],
-                    "messages": len(self._messages.by_environment.get(env.id, ())),
+                    "messages": self._messages.count(env.id),
                 }
                 for env in self.environments
             ],
