@@ -1,7 +1,8 @@
 """Carry out a switch decision against Novu: re-read, check, set-primary, activate, verify.
 
-One action per channel at a time, bounded by `action_timeout`, and exactly one AuditRecord
-per attempt (ok, failed, refused, dry run, timed out), handed to a durable AuditSink.
+One action per channel at a time, bounded by `action_timeout`, and exactly one final
+AuditRecord per attempt (ok, failed, refused, dry run, timed out), handed to a durable
+AuditSink; an action that writes to Novu is preceded by a `started` record of the same id.
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ class Actuator:
             action.erased = () if target.primary else target.conditions
             return "dry_run"
 
+        # Write-ahead: if the process dies between Novu's write and the final record, the
+        # trail still shows the attempt, and the next start reconciles it with Novu.
+        self._record(action, "started", None)
         if target.primary:
             await self._activate(client, target, action)
         else:
@@ -272,7 +276,9 @@ def _problem(view: ChannelView, target: str) -> str | None:
 def _log_record(channel: ChannelKey, record: AuditRecord) -> None:
     route = f"{record.from_ or '(none)'} -> {record.to}"
     took = f"{record.attempts} request(s), {record.duration:.1f}s"
-    if record.result == "ok":
+    if record.result == "started":
+        log.info("%s: switching %s (%s; action %s)", channel, route, record.trigger, record.id)
+    elif record.result == "ok":
         log.info("%s: primary %s (%s; %s)", channel, route, record.trigger, took)
     elif record.result == "dry_run":
         log.info("%s: dry run, would switch %s (%s)", channel, route, record.reason)

@@ -161,7 +161,8 @@ def effective_pause(
     return None
 
 
-AuditResult = Literal["ok", "failed", "refused", "dry_run"]
+AuditResult = Literal["started", "ok", "failed", "refused", "dry_run"]
+"""`started` is written before the first write to Novu, so a crash mid-action leaves a trace."""
 AuditAction = Literal["switch", "pause", "resume", "ack"]
 
 

@@ -125,11 +125,16 @@ class FakeNovu:
 
 
 class Audit:
+    """Keeps final records in `records` and write-ahead `started` records in `started`."""
+
     def __init__(self) -> None:
         self.records: list[AuditRecord] = []
+        self.started: list[AuditRecord] = []
+        self.order: list[str] = []
 
     def record(self, entry: AuditRecord) -> None:
-        self.records.append(entry)
+        (self.started if entry.result == "started" else self.records).append(entry)
+        self.order.append(f"{entry.id}:{entry.result}")
 
 
 async def no_sleep(seconds: float) -> None:
@@ -233,6 +238,14 @@ async def test_switch_sets_the_primary_verifies_it_and_audits_once() -> None:
     assert write.url.path == f"/v1/integrations/{IDS['ses-backup']}/set-primary"
     assert write.headers["Idempotency-Key"] == "novu-failover-action1"
     assert rig.audit.records == [outcome.record]
+    # write-ahead: a `started` record of the same action came before the final one
+    assert rig.audit.order == ["action1:started", "action1:ok"]
+    (started,) = rig.audit.started
+    assert (started.from_, started.to, started.trigger) == (
+        "sendgrid-main",
+        "ses-backup",
+        "failover",
+    )
     record = outcome.record
     assert (record.id, record.result, record.error) == ("action1", "ok", None)
     assert not record.dry_run
@@ -293,6 +306,7 @@ async def test_would_switch_records_a_dry_run_without_writing() -> None:
     assert rig.novu.writes() == []
     assert rig.novu.primary() == ("sendgrid-main", True)
     assert outcome.record.extra["plan"] == "set-primary"
+    assert rig.audit.started == [], "nothing is written, so no write-ahead record"
 
 
 @pytest.mark.parametrize(
@@ -320,6 +334,7 @@ async def test_a_target_missing_from_novu_is_refused() -> None:
     assert "mailgun-spare is not an integration of production/email" in (outcome.record.error or "")
     assert rig.novu.writes() == []
     assert rig.audit.records == [outcome.record]
+    assert rig.audit.started == []
 
 
 async def test_a_target_of_another_channel_is_refused() -> None:

@@ -217,7 +217,7 @@ async def exercise(client: NovuClient, evidence: Evidence) -> None:
             if isinstance(result, list):
                 for item in result:
                     evidence.texts.append(json.dumps(asdict(item)))
-    assert len(audit.records) == 3
+    assert len([r for r in audit.records if r.result != "started"]) == 3
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The built-in demo: simulator, simulated providers and the real daemon on loopback."""

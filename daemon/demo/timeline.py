@@ -1,0 +1,142 @@
+"""The demo's scripted timeline and its live view.
+
+Each step changes the simulated world (a provider outage, a recovery, a flapping provider)
+and then waits until the real daemon has done what it should, printing what it sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from daemon.control import JSON
+
+
+@dataclass
+class World:
+    """What the timeline can touch: the providers' outages and the daemon's status."""
+
+    set_outage: Callable[[str, bool], None]
+    status: Callable[[], JSON]
+
+
+class LiveView:
+    """Prints a line whenever a channel's decision or a candidate's health changes."""
+
+    def __init__(self, world: World, out: TextIO, *, started: float) -> None:
+        self._world = world
+        self._out = out
+        self._started = started
+        self._seen: dict[str, Any] = {}
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self._started:6.1f}s] {text}", file=self._out, flush=True)
+
+    def refresh(self) -> None:
+        for channel in self._world.status()["channels"]:
+            key = channel["channel"]
+            health = " ".join(f"{c['integration']}={c['state']}" for c in channel["candidates"])
+            if self._seen.get(f"{key}/health") != health:
+                self._seen[f"{key}/health"] = health
+                self.say(f"  health   {key:<18} {health}")
+            decision = channel["decision"]
+            if decision is None:
+                continue
+            primary = channel["primary"]["integration"] if channel["primary"] else "none"
+            summary = (decision["kind"], primary)
+            if self._seen.get(f"{key}/decision") != summary:
+                self._seen[f"{key}/decision"] = summary
+                self.say(f"  decision {key:<18} [{decision['kind']}] {decision['reason']}")
+
+    async def run(self, period: float) -> None:
+        while True:
+            self.refresh()
+            await asyncio.sleep(period)
+
+
+def channel(status: JSON, key: str) -> JSON:
+    return next(c for c in status["channels"] if c["channel"] == key)
+
+
+def primary_of(status: JSON, key: str) -> str | None:
+    found = channel(status, key)["primary"]
+    return found["integration"] if found else None
+
+
+async def wait_for(
+    view: LiveView,
+    what: str,
+    predicate: Callable[[JSON], bool],
+    *,
+    within: float,
+) -> float:
+    """Wait until `predicate(status)` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while not predicate(view._world.status()):
+        if time.monotonic() - start > within:
+            msg = f"timed out after {within:.0f}s waiting for: {what}"
+            raise TimeoutError(msg)
+        await asyncio.sleep(0.05)
+    took = time.monotonic() - start
+    view.refresh()
+    view.say(f"✔ {what} ({took:.1f}s)")
+    return took
+
+
+async def play(view: LiveView, world: World, *, scale: float) -> None:
+    """The scripted story. `scale` shrinks every wait (1.0 = real demo speed)."""
+    patience = max(10.0, 60.0 * scale)
+    view.say("step 1/4: all providers healthy; the daemon learns their health")
+    await wait_for(
+        view,
+        "every candidate's health is known and both primaries are up",
+        lambda s: all(
+            channel(s, key)["decision"] is not None
+            and channel(s, key)["decision"]["kind"] == "keep"
+            and all(c["state"] == "up" for c in channel(s, key)["candidates"])
+            for key in ("production/email", "production/sms")
+        ),
+        within=patience,
+    )
+
+    view.say("step 2/4: SendGrid goes down (status page: major outage, API: 503)")
+    world.set_outage("sendgrid", True)
+    await wait_for(
+        view,
+        "email failed over: primary is ses-backup",
+        lambda s: primary_of(s, "production/email") == "ses-backup",
+        within=patience,
+    )
+
+    view.say("step 3/4: SendGrid recovers; failback waits for it to stay up")
+    world.set_outage("sendgrid", False)
+    await wait_for(
+        view,
+        "email failed back: primary is sendgrid-main again",
+        lambda s: primary_of(s, "production/email") == "sendgrid-main",
+        within=patience * 2,
+    )
+
+    view.say("step 4/4: Twilio starts flapping; the brake must stop the ping-pong")
+    flapping = asyncio.create_task(_flap(world, "twilio", period=6.0 * scale))
+    try:
+        await wait_for(
+            view,
+            "sms brake tripped: the channel is blocked until someone acks",
+            lambda s: (channel(s, "production/sms")["decision"] or {}).get("kind") == "blocked",
+            within=patience * 3,
+        )
+    finally:
+        flapping.cancel()
+        world.set_outage("twilio", False)
+
+
+async def _flap(world: World, provider: str, *, period: float) -> None:
+    down = True
+    while True:
+        world.set_outage(provider, down)
+        down = not down
+        await asyncio.sleep(period)

@@ -1,0 +1,1 @@
+"""The running daemon: the shell around the pure core (scheduling, Novu, state, API)."""

@@ -1,0 +1,151 @@
+"""Process lifecycle: load, serve the API, run the jobs, stop cleanly on SIGTERM.
+
+SIGTERM/SIGINT: stop scheduling, let an in-flight action finish within the shutdown bound,
+flush state, exit 0. SIGHUP: reload the rules (the file is also watched for changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from daemon import __version__
+from daemon.api import create_app
+from daemon.clock import Clock, SystemClock
+from daemon.logs import log_event
+from daemon.metrics import Metrics
+from daemon.rules.loader import RulesError, load_rules
+from daemon.rules.model import Rules
+from daemon.secrets import SecretError
+from daemon.service.daemon import Daemon
+from daemon.settings import Settings
+from daemon.state import StateError, StateStore
+
+log = logging.getLogger("novu_failover.server")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the daemon owns SIGTERM/SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class Running:
+    """A started daemon (for the demo and tests that run it in-process)."""
+
+    daemon: Daemon
+    url: str
+    stop: asyncio.Event
+
+
+def _load(rules_path: Path, state_dir: Path) -> tuple[Rules, StateStore] | None:
+    """Rules and state, or None after printing why the daemon cannot start."""
+    try:
+        rules = load_rules(rules_path)
+    except RulesError as exc:
+        for problem in exc.errors:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s) in {rules_path}; not starting", file=sys.stderr)
+        return None
+    except OSError as exc:
+        print(f"cannot read rules file {rules_path}: {exc.strerror}", file=sys.stderr)
+        return None
+    try:
+        store = StateStore.open(state_dir)
+    except StateError as exc:
+        print(f"state: {exc}", file=sys.stderr)
+        return None
+    return rules, store
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    on_started: asyncio.Future[Running] | None = None,
+    handle_signals: bool = True,
+) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set). Returns the process exit code."""
+    environ = os.environ if environ is None else environ
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    rules_path = Path(settings.rules)
+    loaded = _load(rules_path, Path(settings.state_dir))
+    if loaded is None:
+        return 2
+    rules, store = loaded
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    host, port = settings.listen_address
+    async with httpx.AsyncClient(
+        headers={"User-Agent": f"novu-failover/{__version__}"}, follow_redirects=False
+    ) as http:
+        try:
+            daemon = Daemon(
+                rules,
+                rules_path=rules_path,
+                settings=settings,
+                http=http,
+                clock=clock,
+                store=store,
+                metrics=metrics,
+                environ=environ,
+            )
+        except SecretError as exc:
+            print(f"cannot start: {exc}", file=sys.stderr)
+            return 2
+        app = create_app(daemon, registry=registry, api_token=settings.api_token)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, daemon.request_reload, "SIGHUP")
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                print(f"cannot listen on {host}:{port}", file=sys.stderr)
+                return 2
+            await asyncio.sleep(0.02)
+        bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+        url = f"http://{host}:{bound}"
+        log_event(
+            log,
+            logging.INFO,
+            "start",
+            f"novu-failover {__version__} serving on {url} "
+            f"({len(rules.channels)} channel(s), rules {rules_path})",
+            url=url,
+        )
+        await daemon.start()
+        if on_started is not None and not on_started.done():
+            on_started.set_result(Running(daemon=daemon, url=url, stop=stop))
+        await stop.wait()
+        log_event(log, logging.INFO, "stop", "stopping: finishing in-flight work")
+        await daemon.stop(grace=settings.shutdown_timeout)
+        server.should_exit = True
+        await serving
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+    log_event(log, logging.INFO, "stop", "stopped")
+    return 0

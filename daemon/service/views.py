@@ -1,0 +1,174 @@
+"""JSON views of the daemon's state for the status API and `explain` (no secrets, ever).
+
+The shapes are documented in docs/api.md; the CLI renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from daemon.control import JSON
+from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
+from daemon.policy import brake_status, cooldown_until
+from daemon.service.runtime import ChannelRuntime
+from daemon.state import StateStore
+
+
+def event_json(record: AuditRecord) -> JSON:
+    data: dict[str, Any] = asdict(record)
+    data["from"] = data.pop("from_")
+    data["evidence"] = list(record.evidence)
+    data["erased_conditions"] = [dict(c) for c in record.erased_conditions]
+    data["extra"] = dict(record.extra)
+    return data
+
+
+def decision_json(decision: Decision | None) -> JSON | None:
+    if decision is None:
+        return None
+    return {
+        "kind": decision.kind.value,
+        "reason": decision.reason,
+        "at": decision.at,
+        "current": decision.current,
+        "target": decision.target,
+        "trigger": decision.trigger,
+        "evidence": list(decision.evidence),
+        "drift": decision.drift,
+    }
+
+
+def pause_json(pause: Pause | None) -> JSON | None:
+    if pause is None:
+        return None
+    return {"reason": pause.reason, "since": pause.since, "until": pause.until, "by": pause.by}
+
+
+def channel_json(
+    runtime: ChannelRuntime, *, store: StateStore, now: float, in_flight: bool
+) -> JSON:
+    rule = runtime.rule
+    history = store.history(runtime.key)
+    view = runtime.view
+    primary = view.primary if view else None
+    candidates = []
+    for candidate in rule.candidates:
+        health = runtime.health.get(candidate.integration)
+        integration = view.find(candidate.integration) if view else None
+        signals = []
+        for signal_id in candidate.signal_ids():
+            state = runtime.signals[(candidate.integration, signal_id)]
+            signals.append(
+                {
+                    "signal": signal_id,
+                    "kind": state.kind,
+                    "state": state.state.value,
+                    "reason": state.reason,
+                    "since": state.since,
+                    "passive": state.passive,
+                }
+            )
+        candidates.append(
+            {
+                "integration": candidate.integration,
+                "state": health.state.value if health else "unknown",
+                "reason": health.reason if health else "not evaluated yet",
+                "since": health.since if health else None,
+                "present": integration is not None,
+                "active": integration.active if integration else None,
+                "primary": bool(integration and integration.primary),
+                "conditions": len(integration.conditions) if integration else 0,
+                "signals": signals,
+            }
+        )
+    count, blocked_until = brake_status(rule.policy, history, now=now)
+    pause = effective_pause(store.global_pause, store.channel_pause(runtime.key), now)
+    candidate_ids = {c.integration for c in rule.candidates}
+    return {
+        "channel": runtime.key,
+        "environment": rule.environment,
+        "name": rule.channel,
+        "primary": (
+            {"integration": primary.identifier, "active": primary.active} if primary else None
+        ),
+        "managed": primary is None or primary.identifier in candidate_ids,
+        "novu_error": runtime.view_error,
+        "view_at": view.fetched_at if view else None,
+        "decision": decision_json(runtime.last_decision),
+        "pause": pause_json(pause),
+        "brake": {
+            "count": count,
+            "max": rule.policy.brake.max,
+            "per": rule.policy.brake.per,
+            "blocked_until": blocked_until,
+            "acked_at": history.brake_acked_at,
+        },
+        "cooldown_until": _future(cooldown_until(rule.policy, history), now),
+        "dry_run": rule.policy.dry_run,
+        "in_flight": in_flight,
+        "last_switch": _last_switch(history),
+        "candidates": candidates,
+    }
+
+
+def status_json(
+    *,
+    runtimes: dict[str, ChannelRuntime],
+    store: StateStore,
+    now: float,
+    in_flight: set[str],
+    rules_path: str,
+    loaded_at: float,
+    rules_error: str | None,
+    dry_run: bool,
+    started_at: float,
+    version: str,
+) -> JSON:
+    global_pause = store.global_pause
+    return {
+        "channels": [
+            channel_json(runtime, store=store, now=now, in_flight=key in in_flight)
+            for key, runtime in runtimes.items()
+        ],
+        "global_pause": pause_json(
+            global_pause if global_pause and global_pause.active(now) else None
+        ),
+        "rules": {"path": rules_path, "loaded_at": loaded_at, "error": rules_error},
+        "dry_run": dry_run,
+        "started_at": started_at,
+        "now": now,
+        "version": version,
+    }
+
+
+def explain_json(
+    runtime: ChannelRuntime, *, store: StateStore, now: float, started_at: float
+) -> JSON:
+    """Everything needed to answer 'why did (or didn't) this channel switch?'."""
+    data = channel_json(runtime, store=store, now=now, in_flight=False)
+    grace_end = started_at + runtime.rule.policy.startup_grace
+    data["timers"] = {
+        "startup_grace_until": grace_end if grace_end > now else None,
+        "cooldown_until": data["cooldown_until"],
+        "brake_blocked_until": data["brake"]["blocked_until"],
+        "pause_until": data["pause"]["until"] if data["pause"] else None,
+    }
+    history = store.history(runtime.key)
+    data["recent_switches"] = [
+        {"at": s.at, "from": s.from_, "to": s.to, "trigger": s.trigger}
+        for s in history.switches[-10:]
+    ]
+    data["policy"] = runtime.rule.policy.model_dump(mode="json")
+    return data
+
+
+def _last_switch(history: ChannelHistory) -> JSON | None:
+    if not history.switches:
+        return None
+    last = history.switches[-1]
+    return {"at": last.at, "from": last.from_, "to": last.to, "trigger": last.trigger}
+
+
+def _future(value: float | None, now: float) -> float | None:
+    return value if value is not None and value > now else None
