@@ -27,6 +27,7 @@ def cross_check(data: dict[str, Any], *, defaults: Defaults, locator: Locator) -
     environments = data.get("environments")
     if isinstance(environments, dict):
         findings.extend(_environment_names(environments))
+        findings.extend(_key_sources(environments))
     channels = data.get("channels")
     if isinstance(channels, list):
         findings.extend(_channels(channels, environments, locator=locator))
@@ -66,6 +67,13 @@ def _environment_names(environments: dict[Any, Any]) -> Iterator[Finding]:
                 "(it names channels as environment/channel)"
             )
             yield Finding(("environments", name), msg)
+
+
+def _key_sources(environments: dict[Any, Any]) -> Iterator[Finding]:
+    """Exactly one key source; the schema says so too, unless another error hid it."""
+    for name, env in environments.items():
+        if isinstance(env, dict) and ("api_key_env" in env) == ("api_key_file" in env):
+            yield Finding(("environments", name), "give exactly one of api_key_env or api_key_file")
 
 
 def _channels(channels: list[Any], environments: Any, *, locator: Locator) -> Iterator[Finding]:

@@ -10,9 +10,9 @@ timing), the schema, then the cross-field checks. All problems are gathered befo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from daemon.rules.crosscheck import cross_check
 from daemon.rules.model import Defaults, Environment, Rules
@@ -67,11 +67,21 @@ def parse_rules(text: str, *, filename: str, base_dir: Path | None = None) -> Ru
 
 
 def _defaults(raw: Any) -> Defaults:
-    """The validated `defaults`, or the built-in ones when they are invalid (reported anyway)."""
+    """The validated `defaults`; when invalid (reported anyway), each field that is valid on
+    its own, so signals are judged against the timing the file actually wrote."""
     try:
         return Defaults.model_validate(raw)
     except ValidationError:
-        return Defaults()
+        pass
+    fields: dict[str, Any] = {}
+    for name, info in Defaults.model_fields.items():
+        if isinstance(raw, dict) and name in raw:
+            field_type: Any = Annotated[info.annotation, info]
+            try:
+                fields[name] = TypeAdapter(field_type).validate_python(raw[name])
+            except ValidationError:
+                continue
+    return Defaults.model_construct(**fields)
 
 
 def _problems(findings: list[Finding], *, filename: str, locator: Locator) -> list[RuleProblem]:

@@ -161,7 +161,9 @@ def _mark_line(exc: yaml.MarkedYAMLError) -> int | None:
 
 def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or "invalid YAML"
-    message = f"YAML syntax: {problem}"
+    # A constructor error is well-formed YAML the safe loader refuses (e.g. a python/ tag).
+    kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
+    message = f"{kind}: {problem}"
     if exc.context and exc.context_mark is not None and exc.problem_mark is not None:
         if exc.context_mark.line != exc.problem_mark.line:
             message += f" ({exc.context} at line {exc.context_mark.line + 1})"
