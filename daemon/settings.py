@@ -176,14 +176,16 @@ def load_settings(**overrides: Any) -> Settings:
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """`NOVU_FAILOVER_*` variables that name no setting (likely typos), each with a hint."""
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    known = sorted(name.upper() for name in Settings.model_fields)
     notes: list[str] = []
     for name in sorted(environ):
         upper = name.upper()
-        if not upper.startswith(ENV_PREFIX) or upper in known:
+        suffix = upper.removeprefix(ENV_PREFIX)
+        if not upper.startswith(ENV_PREFIX) or suffix in known:
             continue
-        close = difflib.get_close_matches(upper, sorted(known), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        # Compare without the shared prefix, or every name looks close to every other.
+        close = difflib.get_close_matches(suffix, known, n=1)
+        hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
         notes.append(f"{name} is not a setting{hint}")
     return notes
 

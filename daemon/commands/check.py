@@ -22,6 +22,14 @@ EXIT_INVALID = 2
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     del name
     parser.add_argument(
+        "rules_file",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="RULES",
+        help="the rules file (same as --rules)",
+    )
+    parser.add_argument(
         "--rules",
         type=Path,
         default=None,
@@ -31,14 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    given: Path | None = args.rules or args.rules_file
+    if args.rules and args.rules_file and args.rules != args.rules_file:
+        print(f"two rules files given: {args.rules_file} and --rules {args.rules}", file=sys.stderr)
+        return EXIT_INVALID
     errors: list[str] = []
     settings: Settings | None = None
-    overrides = {"rules": args.rules} if args.rules is not None else {}
+    overrides = {"rules": given} if given is not None else {}
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:
         errors.extend(f"settings: {problem}" for problem in exc.problems)
-    path = _rules_path(args.rules, settings)
+    path = _rules_path(given, settings)
     try:
         rules = load_rules(path)
     except RulesError as exc:
