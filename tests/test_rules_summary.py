@@ -110,8 +110,8 @@ def test_knobs_that_cannot_work_are_warned_about() -> None:
         "production/email: only one candidate, so there is nothing to fail over to",
         "production/email: failback after 5m is shorter than the cooldown (10m); "
         "failback waits for it",
-        "production/email: the brake (3 per 30m) never trips: the 10m cooldown spaces "
-        "4 switches over at least 30m",
+        "production/email: the brake (3 per 30m) trips only on urgent switches: the 10m "
+        "cooldown spaces 4 other switches over at least 30m",
     )
 
 

@@ -184,10 +184,13 @@ def _policy_warnings(rule: ChannelRule) -> list[str]:
         )
     brake = policy.brake
     if policy.cooldown * brake.max >= brake.per:
+        # Urgent switches (the channel has no working primary) skip the cooldown, so the
+        # brake still guards those; for every other switch the cooldown is the tighter bound.
         warnings.append(
-            f"{rule.key}: the brake ({brake.max} per {format_duration(brake.per)}) never trips: "
-            f"the {format_duration(policy.cooldown)} cooldown spaces {brake.max + 1} switches "
-            f"over at least {format_duration(policy.cooldown * brake.max)}"
+            f"{rule.key}: the brake ({brake.max} per {format_duration(brake.per)}) trips only "
+            f"on urgent switches: the {format_duration(policy.cooldown)} cooldown spaces "
+            f"{brake.max + 1} other switches over at least "
+            f"{format_duration(policy.cooldown * brake.max)}"
         )
     return warnings
 
