@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.rules.loader import RuleProblem, RulesError, load_rules, parse_rules
 from daemon.rules.model import Failback, HttpSignal, Quorum, Rules, StatuspageSignal
@@ -288,3 +290,56 @@ def test_an_unknown_key_anywhere_is_one_problem_at_its_own_line(
     (problem,) = _problems(text)
     assert (problem.line, problem.path) == (line, format_path((*parts, "zz_unknown")))
     assert problem.message.startswith("unknown key 'zz_unknown' (allowed: ")
+
+
+# --- robustness: any replaced value gives Rules or located problems, never a crash -------
+
+
+def _all_paths(data: Any, parts: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found = [parts] if parts else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found.extend(_all_paths(value, (*parts, key)))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.extend(_all_paths(item, (*parts, index)))
+    return found
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["30s", "off", "any", "email", "push", "${X}", "${", "http://x"]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_replaced_value_gives_rules_or_located_problems(data: st.DataObject) -> None:
+    document = _example_data()
+    parts = data.draw(st.sampled_from(_all_paths(document)), label="path")
+    target = document
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = data.draw(_VALUES, label="value")
+    text = yaml.safe_dump(document, sort_keys=False, width=1000)
+    problems: list[RuleProblem] = []
+    try:
+        parse_rules(text, filename="rules.yaml")
+    except RulesError as exc:
+        problems = exc.errors
+        assert problems
+    for problem in problems:
+        assert problem.line is not None
+        assert 1 <= problem.line <= len(text.splitlines())
+        assert problem.message
