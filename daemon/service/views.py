@@ -160,6 +160,7 @@ def explain_json(
         for s in history.switches[-10:]
     ]
     data["policy"] = runtime.rule.policy.model_dump(mode="json")
+    data["now"] = now
     return data
 
 
