@@ -451,6 +451,18 @@ class Daemon:
         runtime.view = view
         runtime.view_error = None
         self._reached[rule.environment] = now
+        missing = [c.integration for c in rule.candidates if view.find(c.integration) is None]
+        if missing != runtime.missing:
+            runtime.missing = missing
+            if missing:
+                log_event(
+                    log,
+                    logging.ERROR,
+                    "novu",
+                    f"{runtime.key}: Novu has no {rule.channel} integration named "
+                    f"{', '.join(missing)}; check the identifiers in the rules",
+                    channel=runtime.key,
+                )
         history = self._store.history(runtime.key)
         interrupted = self._interrupted.pop(runtime.key, None)
         if interrupted is not None:

@@ -27,6 +27,8 @@ class ChannelRuntime:
     last_decision: Decision | None = None
     next_action_at: float = 0.0
     failed_actions: int = 0
+    missing: list[str] = field(default_factory=list)
+    """Candidates Novu does not know (reported once per change)."""
     dry_run_target: str | None = None
     """The target of the last dry-run switch recorded, so it is audited once, not per tick."""
 
