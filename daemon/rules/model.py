@@ -24,7 +24,7 @@ from daemon.durations import parse_duration
 from daemon.model import ChannelKey, ChannelName, channel_key
 
 
-def _to_seconds(value: Any) -> Any:
+def to_seconds(value: Any) -> Any:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, bool):  # bool is an int; `timeout: yes` is a mistake, not 1s
@@ -33,8 +33,8 @@ def _to_seconds(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_to_seconds), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(_to_seconds), Field(gt=0)]
+Duration = Annotated[float, BeforeValidator(to_seconds), Field(ge=0)]
+PositiveDuration = Annotated[float, BeforeValidator(to_seconds), Field(gt=0)]
 
 
 class Strict(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
 from daemon.durations import format_duration
-from daemon.rules.model import ChannelRule, Rules, _to_seconds
+from daemon.rules.model import ChannelRule, Rules, to_seconds
 from daemon.rules.source import Finding, Part, Parts
 
 SHORTER_THAN_INTERVAL = "must be shorter than interval"
@@ -266,7 +266,7 @@ def _is_duration(field: FieldInfo | None) -> bool:
     metadata = list(field.metadata)
     for arg in typing.get_args(field.annotation):  # Optional[Annotated[float, ...]]
         metadata.extend(getattr(arg, "__metadata__", ()))
-    return any(isinstance(m, BeforeValidator) and m.func is _to_seconds for m in metadata)
+    return any(isinstance(m, BeforeValidator) and m.func is to_seconds for m in metadata)
 
 
 def _is_signal_entry_list(where: _Where) -> bool:
