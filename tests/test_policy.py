@@ -798,6 +798,29 @@ def test_switch_evidence_names_primary_target_and_skipped() -> None:
     )
 
 
+def test_lone_candidate_down_holds_and_says_there_is_no_other() -> None:
+    rule = ChannelRule.model_validate(
+        {
+            "environment": "production",
+            "channel": "sms",
+            "candidates": [
+                {"integration": MAIN, "signals": [{"http": {"url": "https://t.test/"}}]}
+            ],
+        }
+    )
+    decision = decide(
+        rule,
+        health=states(main=DOWN),
+        view=novu(),
+        history=known(),
+        pause=None,
+        started_at=T0 - 3600,
+        now=T0,
+    )
+    assert decision.kind is DecisionKind.HOLD
+    assert decision.reason.endswith("; no other candidate to switch to")
+
+
 def test_pause_keeps_drift_and_what_it_would_do() -> None:
     pause = Pause(reason="maintenance window", since=T0 - 60)
     decision = run(

@@ -116,8 +116,9 @@ def _target_evidence(target: Eligibility | None, *, now: float) -> tuple[str, ..
 
 
 def _no_candidate(passed_over: list[Eligibility]) -> str:
-    refusals = ", ".join(str(j.refusal) for j in passed_over) or "no other candidate"
-    return f"no healthy candidate: {refusals}"
+    if not passed_over:
+        return "no other candidate to switch to"
+    return "no healthy candidate: " + ", ".join(str(j.refusal) for j in passed_over)
 
 
 def _failover(
