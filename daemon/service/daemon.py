@@ -184,13 +184,7 @@ class Daemon:
             coalesce=True,
         )
         scheduler.start()
-        for key, runtime in self._runtimes.items():
-            pause = effective_pause(
-                self._store.global_pause, self._store.channel_pause(key), self._clock.now()
-            )
-            self._metrics.set_paused(
-                runtime.rule.environment, runtime.rule.channel, paused=pause is not None
-            )
+        self._refresh_pause_metrics()
         await self.reconcile()
 
     def _schedule_jobs(self) -> None:
@@ -325,6 +319,8 @@ class Daemon:
         )
         previous = runtime.last_decision
         runtime.last_decision = decision
+        if decision.kind is not DecisionKind.WOULD_SWITCH:
+            runtime.dry_run_target = None  # a later dry-run switch is news again
         env, channel = rule.environment, rule.channel
         for candidate in rule.candidates:
             self._metrics.set_candidate_health(
@@ -724,6 +720,10 @@ class Daemon:
 
     def _refresh_pause_metrics(self) -> None:
         now = self._clock.now()
+        global_pause = self._store.global_pause
+        self._metrics.set_global_paused(
+            paused=global_pause is not None and global_pause.active(now)
+        )
         for key, runtime in self._runtimes.items():
             pause = effective_pause(self._store.global_pause, self._store.channel_pause(key), now)
             self._metrics.set_paused(

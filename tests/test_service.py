@@ -1,0 +1,172 @@
+"""The daemon in-process against the simulator on loopback: dry run, manual failover, drift.
+
+The real process is covered by tests/e2e; these drive the same Daemon through its
+ControlPlane methods, with short intervals, where a subprocess adds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from daemon.control import ControlError
+from daemon.service.daemon import Daemon
+from daemon.service.server import Running, run_daemon
+from daemon.settings import load_settings
+from daemon.sim import serve_simulation
+
+pytestmark = pytest.mark.timeout(60)
+
+RULES = """\
+defaults: {{interval: 200ms, timeout: 100ms, fall: 2, rise: 2}}
+environments:
+  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
+channels:
+  - environment: production
+    channel: email
+    candidates:
+      - integration: sendgrid-main
+        signals: [{{http: {{url: {providers}/sendgrid/api/health}}}}]
+      - integration: ses-backup
+        signals: [{{http: {{url: {providers}/ses/api/health}}}}]
+    policy: {{cooldown: 0s, failback: {{after: 600ms}}, dry_run: {dry_run}}}
+"""
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    simulation = await serve_simulation("127.0.0.1", 0)
+    runs: list[tuple[Running, asyncio.Task[int]]] = []
+
+    async def start(*, dry_run: bool = False) -> tuple[Any, Daemon]:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            RULES.format(
+                novu=simulation.url,
+                providers=simulation.providers_url,
+                dry_run=str(dry_run).lower(),
+            )
+        )
+        settings = load_settings(rules=rules, listen="127.0.0.1:0", state_dir=tmp_path / "state")
+        started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            run_daemon(
+                settings,
+                environ={"NOVU_KEY": simulation.api_key("production")},
+                on_started=started,
+                handle_signals=False,
+            )
+        )
+        running = await asyncio.wait_for(started, timeout=10)
+        runs.append((running, task))
+        return simulation, running.daemon
+
+    yield start
+    for running, task in runs:
+        running.stop.set()
+        assert await task == 0
+    await simulation.stop()
+
+
+async def until(predicate: Callable[[], bool], *, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def channel(daemon: Daemon) -> dict[str, Any]:
+    return daemon.status()["channels"][0]
+
+
+def all_up(daemon: Daemon) -> bool:
+    return all(c["state"] == "up" for c in channel(daemon)["candidates"])
+
+
+async def test_dry_run_audits_the_would_be_switch_once_and_never_writes(
+    world: Callable[..., Any],
+) -> None:
+    simulation, daemon = await world(dry_run=True)
+    await until(lambda: all_up(daemon), within=10, what="candidates up")
+    simulation.set_provider_down("sendgrid", down=True)
+    await until(
+        lambda: (channel(daemon)["decision"] or {}).get("kind") == "would_switch",
+        within=10,
+        what="a would-switch decision",
+    )
+    await asyncio.sleep(1.0)  # five more probe rounds and many ticks
+    events = daemon.events(limit=50, offset=0)["events"]
+    assert [(e["result"], e["dry_run"], e["to"]) for e in events] == [
+        ("dry_run", True, "ses-backup")
+    ]
+    assert simulation.set_primary_targets() == []
+    assert channel(daemon)["primary"]["integration"] == "sendgrid-main"
+
+
+async def test_manual_failover_refuses_a_down_target_and_failback_never_undoes_it(
+    world: Callable[..., Any],
+) -> None:
+    simulation, daemon = await world()
+    await until(lambda: all_up(daemon), within=10, what="candidates up")
+    simulation.set_provider_down("ses", down=True)
+    await until(
+        lambda: channel(daemon)["candidates"][1]["state"] == "down",
+        within=10,
+        what="ses-backup down",
+    )
+    with pytest.raises(ControlError) as refused:
+        await daemon.failover(
+            channel="production/email", target="ses-backup", force=False, reason="t", by="alice"
+        )
+    assert refused.value.status == 409
+    assert "force" in refused.value.message
+    assert simulation.set_primary_targets() == []
+
+    simulation.set_provider_down("ses", down=False)
+    await until(lambda: channel(daemon)["candidates"][1]["state"] == "up", within=10, what="ses up")
+    answer = await daemon.failover(
+        channel="production/email", target="ses-backup", force=False, reason="drill", by="alice"
+    )
+    assert answer["ok"] is True
+    assert answer["event"]["trigger"] == "manual"
+    assert simulation.set_primary_targets() == ["ses-backup"]
+    # sendgrid-main is up and preferred, failback is 600ms: it must still not undo a person
+    await asyncio.sleep(1.5)
+    assert simulation.set_primary_targets() == ["ses-backup"]
+    assert channel(daemon)["last_switch"]["trigger"] == "manual"
+
+
+async def test_a_primary_changed_by_a_person_in_novu_is_respected(
+    world: Callable[..., Any],
+) -> None:
+    simulation, daemon = await world()
+    await until(lambda: all_up(daemon), within=10, what="candidates up")
+    target = simulation.sim.integration("ses-backup")
+    async with httpx.AsyncClient() as client:  # a person, through Novu's own API
+        response = await client.post(
+            f"{simulation.url}/v1/integrations/{target.id}/set-primary",
+            headers={"Authorization": f"ApiKey {simulation.api_key('production')}"},
+        )
+    assert response.status_code == 200, response.text
+    await until(  # the reconcile job re-reads Novu every `interval`
+        lambda: (channel(daemon)["primary"] or {}).get("integration") == "ses-backup",
+        within=5,
+        what="the daemon to see the new primary",
+    )
+    status = channel(daemon)
+    assert status["last_switch"] == {
+        "at": status["last_switch"]["at"],
+        "from": "sendgrid-main",
+        "to": "ses-backup",
+        "trigger": "manual",
+    }
+    await asyncio.sleep(1.5)  # longer than failback.after: no failback over a person
+    assert simulation.set_primary_targets() == ["ses-backup"]
+    assert channel(daemon)["primary"]["integration"] == "ses-backup"
