@@ -170,3 +170,34 @@ async def test_a_primary_changed_by_a_person_in_novu_is_respected(
     await asyncio.sleep(1.5)  # longer than failback.after: no failback over a person
     assert simulation.set_primary_targets() == ["ses-backup"]
     assert channel(daemon)["primary"]["integration"] == "ses-backup"
+
+
+async def test_a_configmap_style_symlink_swap_reloads_the_rules(
+    world: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Kubernetes updates a ConfigMap volume by re-pointing `..data`; the watcher sees it."""
+    _simulation, daemon = await world()
+    text = (tmp_path / "rules.yaml").read_text()
+    volume = tmp_path / "volume"
+    (volume / "..v1").mkdir(parents=True)
+    (volume / "..v1" / "rules.yaml").write_text(text)
+    (volume / "..data").symlink_to("..v1")
+    (volume / "rules.yaml").symlink_to("..data/rules.yaml")
+    # point the daemon at the volume's file by replacing its rules file with a link
+    (tmp_path / "rules.yaml").unlink()
+    (tmp_path / "rules.yaml").symlink_to(volume / "rules.yaml")
+    await daemon.reload(trigger="test setup")
+    assert channel(daemon)["brake"]["max"] == 3
+
+    (volume / "..v2").mkdir()
+    (volume / "..v2" / "rules.yaml").write_text(
+        text.replace("cooldown: 0s,", "cooldown: 0s, brake: {max: 7, per: 1h},")
+    )
+    (volume / "..data_tmp").symlink_to("..v2")
+    (volume / "..data_tmp").replace(volume / "..data")  # the atomic swap kubelet does
+    await until(
+        lambda: channel(daemon)["brake"]["max"] == 7,
+        within=10,
+        what="the watcher to load the swapped rules",
+    )
+    assert daemon.ready()[1]["rules"]["error"] is None
