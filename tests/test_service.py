@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from daemon.control import ControlError
+from daemon.service.control import DaemonControl
 from daemon.service.daemon import Daemon
 from daemon.service.server import Running, run_daemon
 from daemon.settings import load_settings
@@ -122,7 +123,7 @@ async def test_manual_failover_refuses_a_down_target_and_failback_never_undoes_i
         what="ses-backup down",
     )
     with pytest.raises(ControlError) as refused:
-        await daemon.failover(
+        await DaemonControl(daemon).failover(
             channel="production/email", target="ses-backup", force=False, reason="t", by="alice"
         )
     assert refused.value.status == 409
@@ -131,7 +132,7 @@ async def test_manual_failover_refuses_a_down_target_and_failback_never_undoes_i
 
     simulation.set_provider_down("ses", down=False)
     await until(lambda: channel(daemon)["candidates"][1]["state"] == "up", within=10, what="ses up")
-    answer = await daemon.failover(
+    answer = await DaemonControl(daemon).failover(
         channel="production/email", target="ses-backup", force=False, reason="drill", by="alice"
     )
     assert answer["ok"] is True

@@ -11,7 +11,6 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -30,23 +29,18 @@ from daemon.health import observe
 from daemon.logs import log_event, register_secret
 from daemon.metrics import Metrics
 from daemon.model import (
-    AuditAction,
     AuditRecord,
     ChannelHistory,
     ChannelView,
     Decision,
     DecisionKind,
     Observation,
-    Pause,
     Switch,
-    channel_key,
     effective_pause,
 )
 from daemon.novu.client import NovuClient
 from daemon.novu.errors import NovuError
 from daemon.policy import (
-    acknowledge_brake,
-    check_manual_target,
     decide,
     observe_primary,
     record_switch,
@@ -54,8 +48,9 @@ from daemon.policy import (
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError, resolve_api_key
+from daemon.service.recovery import interrupted_actions, settle
 from daemon.service.runtime import ChannelRuntime, SignalRef, build_runtimes
-from daemon.service.views import event_json, explain_json, pause_json, status_json
+from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
 from daemon.signals import Probe, SharedMessages, build_probe
 from daemon.state import StateStore
@@ -101,7 +96,7 @@ class Daemon:
         self._rules_fingerprint = _fingerprint(rules_path)
         self._loaded_at = self._started_at
         self._tasks: set[asyncio.Task[object]] = set()
-        self._interrupted = _interrupted_actions(store)
+        self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
         self._install(rules, previous=None)
 
     # ----------------------------------------------------------------- set-up
@@ -163,6 +158,28 @@ class Daemon:
     def rules(self) -> Rules:
         return self._rules
 
+    @property
+    def store(self) -> StateStore:
+        return self._store
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def dry_run(self) -> bool:
+        return self._settings.dry_run
+
+    def lock(self, channel: str) -> asyncio.Lock:
+        """The channel's lock: held while it is evaluated, acted on or re-read."""
+        return self._locks[channel]
+
+    async def execute(self, runtime: ChannelRuntime, decision: Decision) -> ActionOutcome:
+        """Carry out a decision (the caller holds the channel's lock) and record its effects."""
+        outcome = await self._actuator.execute(runtime.rule, decision)
+        self._after_action(runtime, decision, outcome)
+        return outcome
+
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Start the scheduler and read Novu once; probes start at once, jittered after."""
@@ -184,7 +201,7 @@ class Daemon:
             coalesce=True,
         )
         scheduler.start()
-        self._refresh_pause_metrics()
+        self.refresh_pause_metrics()
         await self.reconcile()
 
     def _schedule_jobs(self) -> None:
@@ -356,12 +373,10 @@ class Daemon:
             return None  # backing off after a failed action; the next decision retries
         if decision.kind is DecisionKind.WOULD_SWITCH and _same_dry_run(runtime, decision):
             return None  # already recorded this dry-run switch; don't flood the audit trail
-        outcome = await self._actuator.execute(runtime.rule, decision)
         runtime.dry_run_target = (
             decision.target if decision.kind is DecisionKind.WOULD_SWITCH else None
         )
-        self._after_action(runtime, decision, outcome)
-        return outcome
+        return await self.execute(runtime, decision)
 
     def _after_action(
         self, runtime: ChannelRuntime, decision: Decision, outcome: ActionOutcome
@@ -492,39 +507,20 @@ class Daemon:
         *,
         now: float,
     ) -> ChannelHistory:
-        """Close an action a previous process started but never finished, from Novu's view.
-
-        If Novu shows the target as the active primary, the switch happened: it is recorded
-        with its own trigger (so it is not mistaken for a person's drift) and counts for the
-        cooldown and the brake. Otherwise the attempt is recorded as failed.
-        """
-        primary = view.primary
-        landed = primary is not None and primary.identifier == started.to and primary.active
-        seen = primary.identifier if primary else "no integration"
-        final = replace(
-            started,
-            result="ok" if landed else "failed",
-            error=None if landed else f"interrupted by a restart; Novu shows {seen} as primary",
-            duration=max(0.0, now - started.at),
-            extra={**started.extra, "settled": "after a restart, from Novu's read-back"},
-        )
+        final, switch = settle(started, view, now=now)
         self._store.record(final)
         log_event(
             log,
             logging.WARNING,
             "action",
             f"{runtime.key}: action {started.id} ({started.from_} -> {started.to}) was "
-            f"interrupted by a restart; Novu's view says it {'landed' if landed else 'did not'}",
+            f"interrupted by a restart; Novu's view says it {'landed' if switch else 'did not'}",
             channel=runtime.key,
             audit_id=started.id,
         )
-        if not landed or started.to is None:
+        if switch is None:
             return history
-        updated = record_switch(
-            history,
-            Switch(at=started.at, from_=started.from_, to=started.to, trigger=started.trigger),
-            keep=HISTORY_KEEP_SECONDS,
-        )
+        updated = record_switch(history, switch, keep=HISTORY_KEEP_SECONDS)
         self._store.set_history(runtime.key, updated)
         return updated
 
@@ -618,7 +614,7 @@ class Daemon:
         }
 
     def explain(self, channel: str) -> JSON:
-        runtime = self._runtime(channel)
+        runtime = self.runtime(channel)
         return explain_json(
             runtime,
             store=self._store,
@@ -626,99 +622,17 @@ class Daemon:
             started_at=self._started_at,
         )
 
-    def pause(self, *, channel: str | None, until: float | None, reason: str, by: str) -> JSON:
-        if channel is not None:
-            self._runtime(channel)
-        now = self._clock.now()
-        if until is not None and until <= now:
-            raise ControlError(400, "the pause would end in the past")
-        pause = Pause(reason=reason, since=now, until=until, by=by)
-        self._store.set_pause(channel, pause)
-        self._audit_control("pause", channel, by=by, reason=reason, now=now)
-        self._refresh_pause_metrics()
-        return {"paused": channel or "*", "pause": pause_json(pause)}
-
-    def resume(self, *, channel: str | None, by: str) -> JSON:
-        if channel is not None:
-            self._runtime(channel)
-        now = self._clock.now()
-        self._store.set_pause(channel, None)
-        self._audit_control("resume", channel, by=by, reason="resumed", now=now)
-        self._refresh_pause_metrics()
-        return {"resumed": channel or "*"}
-
-    def ack(self, *, channel: str, by: str) -> JSON:
-        runtime = self._runtime(channel)
-        now = self._clock.now()
-        self._store.set_history(
-            runtime.key, acknowledge_brake(self._store.history(runtime.key), now=now)
-        )
-        self._audit_control("ack", channel, by=by, reason="brake acknowledged", now=now)
-        return {"acknowledged": channel, "at": now}
-
-    async def failover(
-        self, *, channel: str, target: str, force: bool, reason: str, by: str
-    ) -> JSON:
-        runtime = self._runtime(channel)
-        lock = self._locks[runtime.key]
-        if lock.locked():
-            raise ControlError(409, f"an action on {runtime.key} is in flight; try again")
-        async with lock:
-            now = self._clock.now()
-            health = runtime.refresh_health(now=now)
-            refusal = check_manual_target(
-                runtime.rule, target=target, health=health, view=runtime.view, force=force
-            )
-            if refusal is not None:
-                raise ControlError(409, refusal)
-            primary = runtime.view.primary if runtime.view else None
-            dry_run = self._settings.dry_run or runtime.rule.policy.dry_run
-            decision = Decision(
-                channel=runtime.key,
-                kind=DecisionKind.WOULD_SWITCH if dry_run else DecisionKind.SWITCH,
-                reason=f"manual failover by {by}: {reason}" + (" (forced)" if force else ""),
-                at=now,
-                current=primary.identifier if primary else None,
-                target=target,
-                trigger="manual",
-                evidence=tuple(
-                    f"{name}: {h.state.value}: {h.reason}" for name, h in health.items()
-                ),
-            )
-            outcome = await self._actuator.execute(runtime.rule, decision)
-            self._after_action(runtime, decision, outcome)
-        if not outcome.ok:
-            raise ControlError(502, f"failover failed: {outcome.record.error or 'see events'}")
-        return {"ok": True, "event": event_json(outcome.record)}
-
     # --------------------------------------------------------------- helpers
-    def _runtime(self, channel: str) -> ChannelRuntime:
+    def runtime(self, channel: str) -> ChannelRuntime:
+        """The channel's runtime; ControlError 404 naming the known channels otherwise."""
         runtime = self._runtimes.get(channel)
         if runtime is None:
             known = ", ".join(sorted(self._runtimes)) or "none"
             raise ControlError(404, f"no channel {channel!r} in the rules (known: {known})")
         return runtime
 
-    def _audit_control(
-        self, action: AuditAction, channel: str | None, *, by: str, reason: str, now: float
-    ) -> None:
-        env, _, name = (channel or "*/*").partition("/")
-        record = AuditRecord(
-            id=_new_id(),
-            at=now,
-            environment=env,
-            channel=name,
-            from_=None,
-            to=None,
-            trigger="manual",
-            reason=f"{action} by {by}: {reason}",
-            result="ok",
-            action=action,
-        )
-        self._store.record(record)
-        log_event(log, logging.WARNING, action, record.reason, channel=channel or "*", by=by)
-
-    def _refresh_pause_metrics(self) -> None:
+    def refresh_pause_metrics(self) -> None:
+        """Pause gauges after a pause, a resume or a start (pauses expire by themselves)."""
         now = self._clock.now()
         global_pause = self._store.global_pause
         self._metrics.set_global_paused(
@@ -729,18 +643,6 @@ class Daemon:
             self._metrics.set_paused(
                 runtime.rule.environment, runtime.rule.channel, paused=pause is not None
             )
-
-
-def _interrupted_actions(store: StateStore, *, scan: int = 500) -> dict[str, AuditRecord]:
-    """Per channel, the newest `started` record without a final record of the same id."""
-    records, _total = store.events(limit=scan, offset=0)
-    finished = {r.id for r in records if r.result != "started"}
-    interrupted: dict[str, AuditRecord] = {}
-    for record in records:  # newest first
-        key = channel_key(record.environment, record.channel)
-        if record.result == "started" and record.id not in finished:
-            interrupted.setdefault(key, record)
-    return interrupted
 
 
 def _provider_of(runtime: ChannelRuntime, integration: str) -> Callable[[], str | None]:

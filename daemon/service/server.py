@@ -28,6 +28,7 @@ from daemon.metrics import Metrics
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
+from daemon.service.control import DaemonControl
 from daemon.service.daemon import Daemon
 from daemon.settings import Settings
 from daemon.state import StateError, StateStore
@@ -48,6 +49,7 @@ class Running:
     """A started daemon (for the demo and tests that run it in-process)."""
 
     daemon: Daemon
+    control: DaemonControl
     url: str
     stop: asyncio.Event
 
@@ -110,7 +112,8 @@ async def run_daemon(
         except SecretError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2
-        app = create_app(daemon, registry=registry, api_token=settings.api_token)
+        control = DaemonControl(daemon)
+        app = create_app(control, registry=registry, api_token=settings.api_token)
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
         )
@@ -138,7 +141,7 @@ async def run_daemon(
         )
         await daemon.start()
         if on_started is not None and not on_started.done():
-            on_started.set_result(Running(daemon=daemon, url=url, stop=stop))
+            on_started.set_result(Running(daemon=daemon, control=control, url=url, stop=stop))
         await stop.wait()
         log_event(log, logging.INFO, "stop", "stopping: finishing in-flight work")
         await daemon.stop(grace=settings.shutdown_timeout)
