@@ -120,10 +120,8 @@ def _update(
     key: SignalKey, firing: Mapping[AlertKey, Alert], *, last: Alert, now: float, why: str
 ) -> SignalUpdate:
     ordered = _ordered(firing.values())
-    if ordered:
-        detail = _firing_text(ordered)
-    else:
-        detail = f"alert {last.name} {why} ({_origin(last)}); no matching alert firing"
+    ended = f"alert {last.name} {why} ({_origin(last)})"
+    detail = _firing_text(ordered) if ordered else ended
     return SignalUpdate(
         key=key,
         firing=ordered,

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -23,6 +23,8 @@ from pydantic import SecretStr
 
 from daemon import __version__
 from daemon.actuator import ActionOutcome, Actuator
+from daemon.alerts import Alert, AlertBook, SignalUpdate, build_book, expire
+from daemon.alerts import receive as receive_into
 from daemon.clock import Clock
 from daemon.control import JSON, ControlError
 from daemon.health import observe
@@ -97,6 +99,7 @@ class Daemon:
         self._loaded_at = self._started_at
         self._tasks: set[asyncio.Task[object]] = set()
         self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
+        self._alerts = AlertBook()
         self._install(rules, previous=None)
 
     # ----------------------------------------------------------------- set-up
@@ -132,6 +135,8 @@ class Daemon:
         self._rules = rules
         self._clients = clients
         self._runtimes = runtimes
+        # Firing alerts of unchanged alert signals survive a reload, like their health.
+        self._alerts = build_book(rules, self._alerts if previous is not None else None)
         self._probes = probes
         self._actuator = Actuator(
             clients=clients,
@@ -267,8 +272,75 @@ class Daemon:
         self._heartbeat = self._clock.now()
 
     async def _tick(self) -> None:
+        self._alerts, updates = expire(self._alerts, now=self._clock.now())
+        self._apply_alert_updates(updates)
         for key in list(self._runtimes):
             await self.evaluate(key)
+
+    # ---------------------------------------------------------------- alerts
+    async def receive_alerts(self, alerts: Sequence[Alert]) -> JSON:
+        """One webhook's alerts: move the alert signals they match, then evaluate the
+        affected channels at once (in the background, so the webhook is answered now).
+
+        Alert state lives in memory only: after a restart alert signals start quiet and
+        learn again from the next notification (Alertmanager repeats firing alerts every
+        `repeat_interval`)."""
+        self._alerts, updates = receive_into(self._alerts, alerts, now=self._clock.now())
+        for key in self._apply_alert_updates(updates):
+            self._spawn(self.evaluate(key))
+        return {
+            "accepted": len(alerts),
+            "matched": [
+                {
+                    "channel": update.key[0],
+                    "integration": update.key[1],
+                    "signal": update.key[2],
+                    "firing": len(update.firing),
+                }
+                for update in updates
+            ],
+        }
+
+    def _apply_alert_updates(self, updates: Sequence[SignalUpdate]) -> list[str]:
+        """Feed each update's observation to its signal; the channels whose signals moved."""
+        channels: list[str] = []
+        for update in updates:
+            key, integration, signal_id = update.key
+            runtime = self._runtimes.get(key)
+            state = runtime.signals.get((integration, signal_id)) if runtime else None
+            if runtime is None or state is None:
+                continue
+            stepped = observe(state, update.observation)
+            runtime.signals[(integration, signal_id)] = stepped
+            rule = runtime.rule
+            self._metrics.observe_signal(
+                rule.environment,
+                rule.channel,
+                integration,
+                signal_id,
+                result=_RESULTS[update.observation.ok],
+                seconds=0.0,
+            )
+            if stepped.state is not state.state:
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "alert",
+                    f"{key}: {integration} signal {signal_id} {stepped.state.value}: "
+                    f"{update.observation.detail}",
+                    channel=key,
+                    integration=integration,
+                    signal=signal_id,
+                    state=stepped.state.value,
+                )
+            if key not in channels:
+                channels.append(key)
+        return channels
+
+    def _spawn(self, work: Coroutine[object, object, object]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------ the flow
     async def _probe_job(self, key: str, ref: SignalRef) -> None:

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from daemon import __version__
 from daemon.api import create_app
+from daemon.api.alerts import alert_routes
 from daemon.clock import Clock, SystemClock
 from daemon.logs import log_event
 from daemon.metrics import Metrics
@@ -113,7 +114,12 @@ async def run_daemon(
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2
         control = DaemonControl(daemon)
-        app = create_app(control, registry=registry, api_token=settings.api_token)
+        webhooks = alert_routes(
+            daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
+        )
+        app = create_app(
+            control, registry=registry, api_token=settings.api_token, alert_routes=webhooks
+        )
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
         )
