@@ -319,7 +319,7 @@ class Daemon:
                 integration,
                 signal_id,
                 result=_RESULTS[update.observation.ok],
-                seconds=0.0,
+                seconds=None,  # pushed, not checked: no duration to record
             )
             if stepped.state is not state.state:
                 log_event(
