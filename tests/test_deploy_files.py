@@ -355,7 +355,8 @@ def test_dockerignore_sends_only_what_the_image_needs() -> None:
     for rest in Dockerfile.read().all("COPY"):
         if not rest.startswith("--from="):
             sources.extend(shlex.split(rest)[:-1])
-    assert sources
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert {"pyproject.toml", project["readme"], "daemon"} <= {s.rstrip("/") for s in sources}
     for source in sources:
         assert (ROOT / source).exists(), source
         assert not _dockerignored(source, patterns), source
