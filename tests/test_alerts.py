@@ -351,3 +351,31 @@ def test_an_empty_book_ignores_everything() -> None:
     book, updates = receive(AlertBook(), [_alert()], now=NOW)
     assert updates == ()
     assert book.firing == {}
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.booleans(), st.booleans()),
+        max_size=12,
+    )
+)
+def test_the_signal_is_down_exactly_while_some_matching_alert_last_said_firing(
+    steps: list[tuple[str, bool, bool]],
+) -> None:
+    """Any sequence of notifications: down iff a matching fingerprint's latest word is firing."""
+    book = build_book(SENDGRID_RULES)
+    latest: dict[str, bool] = {}
+    state_ok = True
+    for at, (fp, firing, matching) in enumerate(steps):
+        severity = "critical" if matching else "info"
+        status = "firing" if firing else "resolved"
+        alert = _alert(status, fp=fp, ends=None if firing else NOW, severity=severity)
+        book, updates = receive(book, [alert], now=NOW + at)
+        if matching:
+            latest[fp] = firing
+            (update,) = updates
+            state_ok = bool(update.observation.ok)
+        else:
+            assert updates == ()
+        assert state_ok == (not any(latest.values()))
+        assert len(book.firing_for(SENDGRID_ALERT)) == sum(latest.values())
