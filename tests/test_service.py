@@ -66,6 +66,7 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         )
         running = await asyncio.wait_for(started, timeout=10)
         runs.append((running, task))
+        start.url = running.url  # type: ignore[attr-defined]
         return simulation, running.daemon
 
     yield start
@@ -202,3 +203,28 @@ async def test_a_configmap_style_symlink_swap_reloads_the_rules(
         what="the watcher to load the swapped rules",
     )
     assert daemon.ready()[1]["rules"]["error"] is None
+
+
+async def test_a_reload_that_drops_a_candidate_drops_its_gauges(
+    world: Callable[..., Any], tmp_path: Path
+) -> None:
+    _simulation, daemon = await world()
+    await until(lambda: all_up(daemon), within=10, what="candidates up")
+
+    async def scrape() -> str:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{world.url}/metrics")).text  # type: ignore[attr-defined]
+
+    assert 'integration="ses-backup"' in (await scrape())
+    rules = tmp_path / "rules.yaml"
+    text = rules.read_text()
+    start = text.index("      - integration: ses-backup")
+    end = text.index("    policy:")
+    rules.write_text(text[:start] + text[end:])
+    assert await daemon.reload(trigger="test")
+    scraped = await scrape()
+    assert (
+        'novu_failover_candidate_health{channel="email",environment="production",integration="ses-backup"'
+        not in scraped
+    )
+    assert 'integration="sendgrid-main"' in scraped

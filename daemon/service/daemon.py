@@ -67,7 +67,7 @@ MAX_ACTION_BACKOFF = 300.0
 
 
 class Daemon:
-    """Implements `daemon.control.ControlPlane` for the API, and runs the jobs."""
+    """Runs the jobs and holds the channels' runtime state; `DaemonControl` serves it."""
 
     def __init__(
         self,
@@ -614,8 +614,10 @@ class Daemon:
         try:
             rules = load_rules(self._rules_path)
             if rules != self._rules:
-                self._install(rules, previous=self._runtimes)
+                old = self._runtimes
+                self._install(rules, previous=old)
                 self._schedule_jobs()
+                self._forget_stale_gauges(old)
         except RulesError as exc:
             problems = [str(p) for p in exc.errors]
             self._rules_error = f"{len(problems)} error(s): " + "; ".join(problems[:5])
@@ -637,7 +639,19 @@ class Daemon:
         )
         return False
 
-    # ------------------------------------------------------- ControlPlane
+    def _forget_stale_gauges(self, old: dict[str, ChannelRuntime]) -> None:
+        """Drop gauges of channels a reload removed or whose candidates changed; the next
+        evaluation and reconcile set them again from the new rules."""
+        changed = False
+        for key, runtime in old.items():
+            new = self._runtimes.get(key)
+            if new is None or new.rule.candidates != runtime.rule.candidates:
+                self._metrics.forget_channel(runtime.rule.environment, runtime.rule.channel)
+                changed = True
+        if changed:
+            self._spawn(self.reconcile())
+
+    # ------------------------------------------------------- read-only views
     def alive(self) -> tuple[bool, str]:
         scheduler = self._scheduler
         if scheduler is None or not scheduler.running:
