@@ -228,3 +228,24 @@ async def test_a_reload_that_drops_a_candidate_drops_its_gauges(
         not in scraped
     )
     assert 'integration="sendgrid-main"' in scraped
+
+
+async def test_manual_failover_waits_for_a_routine_evaluation_instead_of_refusing(
+    world: Callable[..., Any],
+) -> None:
+    """The channel lock is held for every evaluation; a person's request must not bounce."""
+    simulation, daemon = await world()
+    await until(lambda: all_up(daemon), within=10, what="candidates up")
+    lock = daemon.lock("production/email")
+    await lock.acquire()  # stands in for an evaluation in progress
+    request = asyncio.create_task(
+        DaemonControl(daemon).failover(
+            channel="production/email", target="ses-backup", force=False, reason="r", by="bob"
+        )
+    )
+    await asyncio.sleep(0.2)
+    assert not request.done()
+    lock.release()
+    answer = await asyncio.wait_for(request, timeout=10)
+    assert answer["ok"] is True
+    assert simulation.set_primary_targets() == ["ses-backup"]

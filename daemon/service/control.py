@@ -6,6 +6,7 @@ so the trail answers "who did what, when" for every change of a channel.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from uuid import uuid4
 
@@ -77,10 +78,18 @@ class DaemonControl:
         """Switch now, audited as `manual`; failback never undoes a person's choice."""
         daemon = self._daemon
         runtime = daemon.runtime(channel)
+        busy = f"an action on {runtime.key} is in flight; try again when it has finished"
+        if daemon.action_in_flight(runtime.key):
+            raise ControlError(409, busy)
         lock = daemon.lock(runtime.key)
-        if lock.locked():
-            raise ControlError(409, f"an action on {runtime.key} is in flight; try again")
-        async with lock:
+        # The lock is also held for each routine evaluation (milliseconds): wait for that,
+        # but not for longer than an action could take.
+        try:
+            async with asyncio.timeout(daemon.action_timeout + 5.0):
+                await lock.acquire()
+        except TimeoutError:
+            raise ControlError(409, busy) from None
+        try:
             now = daemon.clock.now()
             health = runtime.refresh_health(now=now)
             refusal = check_manual_target(
@@ -103,6 +112,8 @@ class DaemonControl:
                 ),
             )
             outcome = await daemon.execute(runtime, decision)
+        finally:
+            lock.release()
         if not outcome.ok:
             raise ControlError(502, f"failover failed: {outcome.record.error or 'see events'}")
         return {"ok": True, "event": event_json(outcome.record)}

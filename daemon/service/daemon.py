@@ -179,6 +179,14 @@ class Daemon:
         """The channel's lock: held while it is evaluated, acted on or re-read."""
         return self._locks[channel]
 
+    def action_in_flight(self, channel: str) -> bool:
+        """A switch is being carried out on the channel right now (not just evaluated)."""
+        return self._actuator.in_flight(channel)
+
+    @property
+    def action_timeout(self) -> float:
+        return self._settings.action_timeout
+
     async def execute(self, runtime: ChannelRuntime, decision: Decision) -> ActionOutcome:
         """Carry out a decision (the caller holds the channel's lock) and record its effects."""
         outcome = await self._actuator.execute(runtime.rule, decision)
