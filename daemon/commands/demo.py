@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from daemon.demo.timeline import LiveView, World, play
+from daemon.demo.timeline import LiveView, World, play, short
 from daemon.durations import format_duration
 from daemon.logs import configure_logging
 from daemon.service.server import Running, run_daemon
@@ -65,10 +65,6 @@ def render_rules(*, novu_url: str, providers_url: str, scale: float) -> str:
         failback=dur(15.0 * scale),
         sms_failback=dur(1.0 * scale),
     )
-
-
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,7 +134,7 @@ async def _demo(args: argparse.Namespace) -> int:
             print(
                 f"  {event['channel']:<6} {event['trigger']:<9} {event['from']} -> "
                 f"{event['to']}: {event['result']} ({event['attempts']} attempt(s)) "
-                f"- {event['reason']}",
+                f"- {short(event['reason'])}",
                 file=out,
             )
         if code == 0:

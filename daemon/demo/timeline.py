@@ -15,6 +15,11 @@ from typing import Any, TextIO
 from daemon.control import JSON
 
 
+def short(text: str, limit: int = 110) -> str:
+    """A reason cut for a one-line view; `novu-failover explain` has the whole of it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass
 class World:
     """What the timeline can touch: the providers' outages and the daemon's status."""
@@ -45,11 +50,10 @@ class LiveView:
             decision = channel["decision"]
             if decision is None:
                 continue
-            primary = channel["primary"]["integration"] if channel["primary"] else "none"
-            summary = (decision["kind"], primary)
+            summary = (decision["kind"], decision["current"], decision["target"])
             if self._seen.get(f"{key}/decision") != summary:
                 self._seen[f"{key}/decision"] = summary
-                self.say(f"  decision {key:<18} [{decision['kind']}] {decision['reason']}")
+                self.say(f"  decision {key:<18} [{decision['kind']}] {short(decision['reason'])}")
 
     async def run(self, period: float) -> None:
         while True:
