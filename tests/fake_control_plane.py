@@ -8,7 +8,7 @@ Every call is recorded in `calls`, so tests can prove a refused request never re
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daemon.clock import FakeClock
@@ -27,38 +27,9 @@ from daemon.model import (
     channel_key,
     effective_pause,
 )
+from daemon.service.views import decision_json, event_json, pause_json
 
 START = 1_700_000_000.0
-
-
-def pause_json(pause: Pause | None) -> JSON | None:
-    if pause is None:
-        return None
-    return {"reason": pause.reason, "since": pause.since, "until": pause.until, "by": pause.by}
-
-
-def decision_json(decision: Decision | None) -> JSON | None:
-    if decision is None:
-        return None
-    return {
-        "kind": decision.kind.value,
-        "reason": decision.reason,
-        "at": decision.at,
-        "current": decision.current,
-        "target": decision.target,
-        "trigger": decision.trigger,
-        "evidence": list(decision.evidence),
-        "drift": decision.drift,
-    }
-
-
-def event_json(record: AuditRecord) -> JSON:
-    data: dict[str, Any] = asdict(record)
-    data["from"] = data.pop("from_")
-    data["evidence"] = list(record.evidence)
-    data["erased_conditions"] = [dict(c) for c in record.erased_conditions]
-    data["extra"] = dict(record.extra)
-    return data
 
 
 def switch_json(switch: Switch) -> JSON:
