@@ -245,3 +245,24 @@ async def _read_body(response: httpx.Response, *, limit: int) -> bytes:
 
 def default_timer() -> float:
     return time.perf_counter()
+
+
+class WebProbe:
+    """What the probes that fetch a URL over the shared client have in common."""
+
+    def __init__(
+        self,
+        signal: str,
+        *,
+        http: httpx.AsyncClient,
+        environ: Mapping[str, str],
+        timer: Timer = default_timer,
+    ) -> None:
+        self._signal = signal
+        self._http = http
+        self._environ = environ
+        self._timer = timer
+
+    @property
+    def signal(self) -> str:
+        return self._signal

@@ -15,6 +15,7 @@ from daemon.signals.base import (
     FetchError,
     TemplateError,
     Timer,
+    WebProbe,
     default_timer,
     describe_url,
     fetch,
@@ -38,7 +39,7 @@ def _header(name: str, value: str) -> str:
     return value
 
 
-class HttpProbe:
+class HttpProbe(WebProbe):
     """Checks one URL. `${NAME}` in the URL and header values is filled at each call."""
 
     def __init__(
@@ -50,16 +51,9 @@ class HttpProbe:
         environ: Mapping[str, str],
         timer: Timer = default_timer,
     ) -> None:
-        self._signal = signal
+        super().__init__(signal, http=http, environ=environ, timer=timer)
         self._spec = spec
-        self._http = http
-        self._environ = environ
-        self._timer = timer
         self._target = f"{spec.method} {describe_url(spec.url)}"
-
-    @property
-    def signal(self) -> str:
-        return self._signal
 
     async def __call__(self, *, now: float) -> Observation:
         spec = self._spec

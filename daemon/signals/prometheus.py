@@ -22,6 +22,7 @@ from daemon.signals.base import (
     FetchError,
     TemplateError,
     Timer,
+    WebProbe,
     clip,
     default_timer,
     describe_url,
@@ -88,7 +89,7 @@ def _sample_value(pair: Any) -> float:
         raise PromQueryError(msg) from exc
 
 
-class PrometheusProbe:
+class PrometheusProbe(WebProbe):
     """Runs one instant query against one Prometheus server."""
 
     def __init__(
@@ -100,16 +101,9 @@ class PrometheusProbe:
         environ: Mapping[str, str],
         timer: Timer = default_timer,
     ) -> None:
-        self._signal = signal
+        super().__init__(signal, http=http, environ=environ, timer=timer)
         self._spec = spec
-        self._http = http
-        self._environ = environ
-        self._timer = timer
         self._server = describe_url(query_url(spec.url))
-
-    @property
-    def signal(self) -> str:
-        return self._signal
 
     async def __call__(self, *, now: float) -> Observation:
         expand = Expander(self._environ)

@@ -23,6 +23,7 @@ from daemon.signals.base import (
     FetchError,
     TemplateError,
     Timer,
+    WebProbe,
     clip,
     default_timer,
     describe_url,
@@ -64,7 +65,7 @@ def component_statuses(document: Any) -> dict[str, list[str]]:
     return statuses
 
 
-class StatuspageProbe:
+class StatuspageProbe(WebProbe):
     """Reads `/api/v2/summary.json` and judges the named components."""
 
     def __init__(
@@ -76,16 +77,9 @@ class StatuspageProbe:
         environ: Mapping[str, str],
         timer: Timer = default_timer,
     ) -> None:
-        self._signal = signal
+        super().__init__(signal, http=http, environ=environ, timer=timer)
         self._spec = spec
-        self._http = http
-        self._environ = environ
-        self._timer = timer
         self._page = describe_url(summary_url(spec.url))
-
-    @property
-    def signal(self) -> str:
-        return self._signal
 
     async def __call__(self, *, now: float) -> Observation:
         expand = Expander(self._environ)
