@@ -21,6 +21,7 @@ from daemon.service.daemon import Daemon
 from daemon.service.server import Running, run_daemon
 from daemon.settings import load_settings
 from daemon.sim import serve_simulation
+from daemon.sim.faults import Fault
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,7 +46,7 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     simulation = await serve_simulation("127.0.0.1", 0)
     runs: list[tuple[Running, asyncio.Task[int]]] = []
 
-    async def start(*, dry_run: bool = False) -> tuple[Any, Daemon]:
+    async def start(*, dry_run: bool = False, **overrides: Any) -> tuple[Any, Daemon]:
         rules = tmp_path / "rules.yaml"
         rules.write_text(
             RULES.format(
@@ -54,7 +55,9 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
                 dry_run=str(dry_run).lower(),
             )
         )
-        settings = load_settings(rules=rules, listen="127.0.0.1:0", state_dir=tmp_path / "state")
+        settings = load_settings(
+            rules=rules, listen="127.0.0.1:0", state_dir=tmp_path / "state", **overrides
+        )
         started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(
             run_daemon(
@@ -249,3 +252,30 @@ async def test_manual_failover_waits_for_a_routine_evaluation_instead_of_refusin
     answer = await asyncio.wait_for(request, timeout=10)
     assert answer["ok"] is True
     assert simulation.set_primary_targets() == ["ses-backup"]
+
+
+async def test_a_failed_switch_backs_off_shows_in_status_and_is_retried(
+    world: Callable[..., Any],
+) -> None:
+    """Novu hangs on the first set-primary past the action bound: audited as failed, status
+    says when the daemon tries again, and the retry lands (no hammering in between)."""
+    simulation, daemon = await world(action_timeout=1.0)
+    await until(lambda: all_up(daemon), within=10, what="candidates up")
+    simulation.sim.faults.add(
+        Fault(kind="timeout", path="/v1/integrations/", method="POST", count=1, seconds=3.0)
+    )
+    simulation.set_provider_down("sendgrid", down=True)
+    await until(lambda: channel(daemon)["action_retry"] is not None, within=10, what="a backoff")
+    retry = channel(daemon)["action_retry"]
+    assert retry["failed_actions"] == 1
+    failed = [e for e in daemon.events(limit=10, offset=0)["events"] if e["result"] == "failed"]
+    assert len(failed) == 1
+    assert "timed out after 1s" in failed[0]["error"]
+    assert simulation.set_primary_targets() == []
+    await until(
+        lambda: simulation.set_primary_targets() == ["ses-backup"],
+        within=15,
+        what="the retry after the backoff",
+    )
+    assert daemon.clock.now() >= retry["not_before"]
+    await until(lambda: channel(daemon)["action_retry"] is None, within=5, what="backoff reset")

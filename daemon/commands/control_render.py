@@ -155,6 +155,15 @@ def render_status(status: JSON) -> str:
             rows.append(["novu", f"ERROR {channel['novu_error']} (last good view {seen})"])
         if channel.get("in_flight"):
             rows.append(["action", "a switch is in flight"])
+        retry = channel.get("action_retry")
+        if retry:
+            rows.append(
+                [
+                    "action",
+                    f"{retry['failed_actions']} failed attempt(s) in a row; next try "
+                    f"{_timer_text(retry['not_before'], now)} (see events)",
+                ]
+            )
         if channel.get("dry_run") and not status.get("dry_run"):
             rows.append(["dry run", "this channel only reports what it would do"])
         lines += ["", str(channel.get("channel"))]

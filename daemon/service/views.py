@@ -107,6 +107,11 @@ def channel_json(
         "cooldown_until": _future(cooldown_until(rule.policy, history), now),
         "dry_run": rule.policy.dry_run,
         "in_flight": in_flight,
+        "action_retry": (
+            {"failed_actions": runtime.failed_actions, "not_before": runtime.next_action_at}
+            if runtime.next_action_at > now
+            else None
+        ),
         "last_switch": _last_switch(history),
         "candidates": candidates,
     }
