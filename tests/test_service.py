@@ -7,19 +7,18 @@ ControlPlane methods, with short intervals, where a subprocess adds nothing.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from inprocess import start_daemon, stop_daemon, until
 
 from daemon.control import ControlError
 from daemon.service.control import DaemonControl
 from daemon.service.daemon import Daemon
-from daemon.service.server import Running, run_daemon
-from daemon.settings import load_settings
+from daemon.service.server import Running
 from daemon.sim import serve_simulation
 from daemon.sim.faults import Fault
 
@@ -55,36 +54,17 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
                 dry_run=str(dry_run).lower(),
             )
         )
-        settings = load_settings(
-            rules=rules, listen="127.0.0.1:0", state_dir=tmp_path / "state", **overrides
+        running, task = await start_daemon(
+            simulation, rules=rules, state_dir=tmp_path / "state", **overrides
         )
-        started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            run_daemon(
-                settings,
-                environ={"NOVU_KEY": simulation.api_key("production")},
-                on_started=started,
-                handle_signals=False,
-            )
-        )
-        running = await asyncio.wait_for(started, timeout=10)
         runs.append((running, task))
         start.url = running.url  # type: ignore[attr-defined]
         return simulation, running.daemon
 
     yield start
     for running, task in runs:
-        running.stop.set()
-        assert await task == 0
+        await stop_daemon(running, task)
     await simulation.stop()
-
-
-async def until(predicate: Callable[[], bool], *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def channel(daemon: Daemon) -> dict[str, Any]:

@@ -8,7 +8,6 @@ a reload that leaves the signal unchanged keeps what the alert book knows."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from alert_fixtures import alertmanager, grafana
+from inprocess import start_daemon, stop_daemon, until
 
 from daemon.service.daemon import Daemon
-from daemon.service.server import Running, run_daemon
-from daemon.settings import load_settings
+from daemon.service.server import Running
 from daemon.sim import serve_simulation
 
 pytestmark = pytest.mark.timeout(30)
@@ -86,19 +85,9 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             novu=simulation.url, providers=simulation.providers_url, failback=failback, brake=3
         )
         rules.write_text(text)
-        settings = load_settings(
-            rules=rules, listen="127.0.0.1:0", state_dir=tmp_path / "state", api_token=TOKEN
+        running, task = await start_daemon(
+            simulation, rules=rules, state_dir=tmp_path / "state", api_token=TOKEN
         )
-        started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            run_daemon(
-                settings,
-                environ={"NOVU_KEY": simulation.api_key("production")},
-                on_started=started,
-                handle_signals=False,
-            )
-        )
-        running = await asyncio.wait_for(started, timeout=10)
         runs.append((running, task))
         world = World(simulation, running)
         await until(world.all_up, within=10, what="candidates up")
@@ -106,19 +95,8 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
     yield start
     for running, task in runs:
-        running.stop.set()
-        assert await task == 0
+        await stop_daemon(running, task)
     await simulation.stop()
-
-
-async def until(predicate: Callable[[], bool], *, within: float, what: str) -> float:
-    """Poll until true; the seconds it took."""
-    began = time.monotonic()
-    while not predicate():
-        if time.monotonic() - began > within:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - began
 
 
 def _iso(at: float) -> str:
