@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -98,6 +98,7 @@ class Daemon:
         self._rules_fingerprint = _fingerprint(rules_path)
         self._loaded_at = self._started_at
         self._tasks: set[asyncio.Task[object]] = set()
+        self._job_tasks: set[asyncio.Task[object]] = set()
         self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
         self._alerts = AlertBook()
         self._install(rules, previous=None)
@@ -207,7 +208,7 @@ class Daemon:
             coalesce=True,
         )
         scheduler.add_job(
-            self._watch_rules,
+            self._job(self._watch_rules),
             IntervalTrigger(seconds=self._settings.reload_poll),
             id="watch-rules",
             max_instances=1,
@@ -227,7 +228,7 @@ class Daemon:
         for (key, ref), _probe in self._probes.items():
             spec = self._runtimes[key].entries[ref].spec
             scheduler.add_job(
-                self._probe_job,
+                self._job(self._probe_job),
                 IntervalTrigger(seconds=spec.interval, jitter=min(spec.interval * 0.1, 2.0)),
                 args=(key, ref),
                 id=f"probe:{key}:{ref[0]}:{ref[1]}",
@@ -238,7 +239,7 @@ class Daemon:
             )
         interval = self._rules.defaults.interval
         scheduler.add_job(
-            self.reconcile,
+            self._job(self.reconcile),
             IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 2.0)),
             id="reconcile",
             max_instances=1,
@@ -248,20 +249,35 @@ class Daemon:
         # Timers (confirm, cooldown, failback delay, pause expiry) end between probes:
         # a cheap evaluation tick makes them act on time, not on the next probe.
         scheduler.add_job(
-            self._tick, IntervalTrigger(seconds=1.0), id="tick", max_instances=1, coalesce=True
+            self._job(self._tick),
+            IntervalTrigger(seconds=1.0),
+            id="tick",
+            max_instances=1,
+            coalesce=True,
         )
 
     async def stop(self, *, grace: float) -> None:
-        """Stop jobs, let an in-flight action finish within `grace` seconds, flush state."""
+        """Stop scheduling; let running jobs (probes, reads of Novu, an action) finish within
+        `grace` seconds rather than cutting them off mid-request; flush state."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # jobs submitted just before the shutdown start now
+        running = [task for task in self._job_tasks if not task.done()]
         busy = [lock for lock in self._locks.values() if lock.locked()]
-        if busy:
+        if running or busy:
             log_event(
-                log, logging.INFO, "shutdown", "waiting for in-flight actions", count=len(busy)
+                log,
+                logging.INFO,
+                "shutdown",
+                "finishing in-flight work",
+                jobs=len(running),
+                channels_busy=len(busy),
             )
             try:
                 async with asyncio.timeout(grace):
+                    while running:
+                        await asyncio.wait(running)
+                        running = [task for task in self._job_tasks if not task.done()]
                     for lock in busy:
                         async with lock:
                             pass
@@ -270,11 +286,26 @@ class Daemon:
                     log,
                     logging.WARNING,
                     "shutdown",
-                    f"abandoning in-flight actions after {grace:g}s",
+                    f"abandoning in-flight work after {grace:g}s",
                 )
         for task in list(self._tasks):
             task.cancel()
         self._store.flush()
+
+    def _job(self, work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """`work` as a scheduler job that `stop` can wait for."""
+
+        async def job(*args: object) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._job_tasks.add(task)
+            try:
+                await work(*args)
+            finally:
+                if task is not None:
+                    self._job_tasks.discard(task)
+
+        return job
 
     async def _beat(self) -> None:
         self._heartbeat = self._clock.now()

@@ -21,6 +21,7 @@ def test_demo_shows_failover_failback_and_brake() -> None:
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
+    assert "Traceback" not in out + result.stderr
     assert "email failed over: primary is ses-backup" in out
     assert "email failed back: primary is sendgrid-main again" in out
     assert "sms brake tripped" in out
