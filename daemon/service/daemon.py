@@ -259,9 +259,12 @@ class Daemon:
     async def stop(self, *, grace: float) -> None:
         """Stop scheduling; let running jobs (probes, reads of Novu, an action) finish within
         `grace` seconds rather than cutting them off mid-request; flush state."""
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        await asyncio.sleep(0)  # jobs submitted just before the shutdown start now
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            # pause, not shutdown: APScheduler's asyncio executor cancels running jobs on
+            # shutdown; it is shut down below, once they are done
+            scheduler.pause()
+        await asyncio.sleep(0)  # jobs submitted just before the pause start now
         running = [task for task in self._job_tasks if not task.done()]
         busy = [lock for lock in self._locks.values() if lock.locked()]
         if running or busy:
@@ -288,6 +291,8 @@ class Daemon:
                     "shutdown",
                     f"abandoning in-flight work after {grace:g}s",
                 )
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()
         self._store.flush()
