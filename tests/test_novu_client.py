@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from recording import Recording
 
 from daemon.clock import FakeClock
 from daemon.novu import (
@@ -613,27 +614,6 @@ def test_unwrap_leaves_paginated_bodies_alone() -> None:
 
 PROD_ENV_ID = "6650a1b2c3d4e5f6000000a1"
 SIM_SES = "6650a1b2c3d4e5f600000102"
-
-
-class Recording(httpx.AsyncBaseTransport):
-    """Passes requests to `inner` and keeps every (request, response) pair."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        content = await response.aread()
-        kept = httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
-        )
-        self.exchanges.append((request, kept))
-        return kept
-
-    @property
-    def requests(self) -> list[httpx.Request]:
-        return [request for request, _ in self.exchanges]
 
 
 def sim_client(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from openapi_contract import validate_request, validate_response
 from pydantic import SecretStr
+from recording import Recording
 
 from daemon.actuator import Actuator
 from daemon.clock import FakeClock
@@ -21,23 +22,6 @@ from daemon.sim.novu import NovuSimulator, create_novu_app
 
 SES = "6650a1b2c3d4e5f600000102"
 DEV_SENDGRID = "6650a1b2c3d4e5f600000d01"
-
-
-class Recording(httpx.AsyncBaseTransport):
-    """Passes requests to `inner` and keeps every (request, response) pair, body read."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        content = await response.aread()
-        kept = httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
-        )
-        self.exchanges.append((request, kept))
-        return kept
 
 
 async def no_sleep(seconds: float) -> None:
