@@ -5,23 +5,16 @@ The shapes are documented in docs/api.md; the CLI renders them.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from daemon.control import JSON
 from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
 from daemon.policy import brake_status, cooldown_until
 from daemon.service.runtime import ChannelRuntime
-from daemon.state import StateStore
+from daemon.state import StateStore, encode_audit
 
 
 def event_json(record: AuditRecord) -> JSON:
-    data: dict[str, Any] = asdict(record)
-    data["from"] = data.pop("from_")
-    data["evidence"] = list(record.evidence)
-    data["erased_conditions"] = [dict(c) for c in record.erased_conditions]
-    data["extra"] = dict(record.extra)
-    return data
+    """An audit record as the API shows it: the same encoding as audit.jsonl."""
+    return encode_audit(record)
 
 
 def decision_json(decision: Decision | None) -> JSON | None:
