@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from uuid import uuid4
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -807,7 +806,3 @@ def _fingerprint(path: Path) -> str | None:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _new_id() -> str:
-    return uuid4().hex
