@@ -51,7 +51,8 @@ def serve() -> Iterator[Serve]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(app: ASGIApp) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, so asyncio sets TCP_NODELAY on accepted connections
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="off")
