@@ -5,6 +5,7 @@ Pure data. Nothing here does I/O or reads the clock; times are epoch seconds pas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -115,6 +116,9 @@ class Decision:
     trigger: Trigger | None = None
     evidence: tuple[str, ...] = ()
     drift: bool = False
+    recheck_at: float = field(default=math.inf, compare=False)
+    """Until then the same inputs give the same decision (the next timer: confirm, cooldown,
+    brake, grace, failback delay, pause end); its reason's countdowns are worded at `at`."""
 
     @property
     def acts(self) -> bool:

@@ -27,11 +27,15 @@ def candidate_health(
     """Down when `down_when` says so; else up if a non-passive signal is up; else unknown.
 
     `since` is `previous.since` while the state is unchanged from `previous`, else `now`.
+    `previous` must have been judged under the same `down_when`: when its signals are the
+    same, it is returned as it is (nothing to re-judge, no reason to re-word).
     """
     if previous is not None and previous.integration != integration:
         msg = f"previous health of {previous.integration!r} given for {integration!r}"
         raise ValueError(msg)
     given = tuple(signals)
+    if previous is not None and previous.signals == given and given:
+        return previous
     down = [s for s in given if s.state is Health.DOWN]
     up = [s for s in given if s.state is Health.UP and not s.passive]
     quiet = [s for s in given if s.state is Health.UP and s.passive]

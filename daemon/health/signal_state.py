@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from daemon.durations import format_duration
 from daemon.health.text import count, headline, last_seen, percent
@@ -39,6 +39,9 @@ class SignalState:
     recent: tuple[tuple[float, bool], ...] = ()
     """(at, ok) of the conclusive observations within the failure-rate window."""
     last: Observation | None = None
+    _health: SignalHealth | None = field(default=None, init=False, repr=False, compare=False)
+    """`signal_health(self)`, built on first use: a state is read by many evaluations and
+    its reason is worded once (a new state comes only with a new observation)."""
 
 
 def new_signal_state(signal_id: str, entry: SignalEntry) -> SignalState:
@@ -110,14 +113,21 @@ def observe_all(
 
 
 def signal_health(state: SignalState) -> SignalHealth:
-    """The state as the rest of the daemon sees it, with a one-line reason."""
-    return SignalHealth(
-        signal=state.signal,
-        state=state.state,
-        reason=headline(state.state, state.since, state.reason),
-        since=state.since,
-        passive=state.passive,
-    )
+    """The state as the rest of the daemon sees it, with a one-line reason.
+
+    The same state gives the same (identical) object every time: it is built once.
+    """
+    health = state._health  # the state's own cache, filled only here
+    if health is None:
+        health = SignalHealth(
+            signal=state.signal,
+            state=state.state,
+            reason=headline(state.state, state.since, state.reason),
+            since=state.since,
+            passive=state.passive,
+        )
+        object.__setattr__(state, "_health", health)  # a cache; the state stays what it was
+    return health
 
 
 _OK_RANK = {None: 0, False: 1, True: 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from daemon.model import Health, Observation
 
@@ -10,8 +11,11 @@ DETAIL_MAX = 160
 """Longest observation detail quoted in a reason; reasons stay one readable line."""
 
 
+@lru_cache(maxsize=4096)
 def iso_utc(at: float) -> str:
-    """Epoch seconds as `2024-05-01T12:00:03Z` (formatting only; no clock is read)."""
+    """Epoch seconds as `2024-05-01T12:00:03Z` (formatting only; no clock is read).
+
+    Remembered: the same `since` is worded again in every reason that quotes it."""
     try:
         return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, OSError, ValueError):

@@ -4,6 +4,7 @@ No clock, no I/O: everything comes in as arguments, `now` included.
 """
 
 from daemon.policy.decide import decide
+from daemon.policy.evaluate import Evaluation, evaluate
 from daemon.policy.history import (
     acknowledge_brake,
     brake_status,
@@ -15,11 +16,13 @@ from daemon.policy.history import (
 from daemon.policy.manual import check_manual_target
 
 __all__ = [
+    "Evaluation",
     "acknowledge_brake",
     "brake_status",
     "check_manual_target",
     "cooldown_until",
     "decide",
+    "evaluate",
     "history_keep",
     "observe_primary",
     "record_switch",

@@ -8,6 +8,7 @@ order an operator would want to hear about them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -65,6 +66,7 @@ def decide(
         current=decision.current,
         evidence=(without, *decision.evidence),
         drift=decision.drift,
+        recheck_at=min(decision.recheck_at, math.inf if pause.until is None else pause.until),
     )
 
 
@@ -127,14 +129,15 @@ def _gate(
     )
     grace_end = started_at + policy.startup_grace
     if now < grace_end:
-        return replace(base, reason=f"startup grace {left(grace_end, now)}; {intent.then}")
+        reason = f"startup grace {left(grace_end, now)}; {intent.then}"
+        return replace(base, reason=reason, recheck_at=grace_end)
     if intent.confirm_until is not None and now < intent.confirm_until:
         confirm = format_duration(policy.confirm)
         reason = (
             f"confirming {intent.current} is down for {confirm} "
             f"{left(intent.confirm_until, now)}; {intent.then}"
         )
-        return replace(base, reason=reason)
+        return replace(base, reason=reason, recheck_at=intent.confirm_until)
     if intent.target is None:
         return replace(base, kind=DecisionKind.HOLD, reason=intent.held)
     count, blocked_until = brake_status(policy, history, now=now)
@@ -144,11 +147,11 @@ def _gate(
             f"brake: {count} automatic {switches} in {format_duration(policy.brake.per)}; "
             f"blocked until {iso(blocked_until)} or ack; {intent.then}"
         )
-        return replace(base, kind=DecisionKind.BLOCKED, reason=reason)
+        return replace(base, kind=DecisionKind.BLOCKED, reason=reason, recheck_at=blocked_until)
     cooldown_end = cooldown_until(policy, history)
     if not intent.urgent and cooldown_end is not None and now < cooldown_end:
         reason = f"cooldown after the last switch {left(cooldown_end, now)}; {intent.then}"
-        return replace(base, reason=reason)
+        return replace(base, reason=reason, recheck_at=cooldown_end)
     if dry_run:
         reason = f"dry run: would {intent.action}: {intent.why}"
         return replace(base, kind=DecisionKind.WOULD_SWITCH, reason=reason)

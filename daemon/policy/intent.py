@@ -6,6 +6,7 @@ the channel wants, which `daemon.policy.decide` then passes through its timers a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -230,7 +231,16 @@ def _failback_or_keep(
         return replace(keep, reason=reason)
     ready = [j for j in eligible if j.up_for(failback.after, now=now)]
     if not ready:
-        return replace(keep, reason=_failback_pending(current, eligible[0], failback, now=now))
+        due = [
+            j.health.since + failback.after
+            for j in eligible
+            if j.health is not None and j.health.since is not None
+        ]
+        return replace(
+            keep,
+            reason=_failback_pending(current, eligible[0], failback, now=now),
+            recheck_at=min(due, default=math.inf),
+        )
     target = ready[0]
     waiting = eligible[: eligible.index(target)]  # preferred even more, but not up long enough
     return Intent(

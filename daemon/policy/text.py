@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from daemon.durations import format_duration
 from daemon.model import CandidateHealth, Health, Pause
 
 
+@lru_cache(maxsize=4096)
 def iso(at: float) -> str:
-    """Epoch seconds as `2024-05-01T14:30:00Z` (whole seconds, UTC)."""
+    """Epoch seconds as `2024-05-01T14:30:00Z` (whole seconds, UTC); remembered, as the
+    same times are quoted again in every evaluation."""
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

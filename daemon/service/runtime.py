@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from daemon.health import SignalState, candidate_health, new_signal_state, signal_health
+from daemon.health import SignalState, new_signal_state
+from daemon.health.channel import channel_health
 from daemon.model import CandidateHealth, ChannelView, Decision
 from daemon.rules.model import ChannelRule, Rules, SignalEntry
 
@@ -38,18 +39,7 @@ class ChannelRuntime:
 
     def refresh_health(self, *, now: float) -> dict[str, CandidateHealth]:
         """Recompute every candidate's health from its signals (pure, cheap)."""
-        for candidate in self.rule.candidates:
-            states = [
-                signal_health(self.signals[(candidate.integration, signal_id)])
-                for signal_id in candidate.signal_ids()
-            ]
-            self.health[candidate.integration] = candidate_health(
-                candidate.integration,
-                states,
-                down_when=self.rule.policy.down_when,
-                previous=self.health.get(candidate.integration),
-                now=now,
-            )
+        self.health = channel_health(self.rule, self.signals, previous=self.health, now=now)
         return self.health
 
 
@@ -70,7 +60,11 @@ def build_runtimes(
                     runtime.signals[ref] = old.signals[ref]
                 else:
                     runtime.signals[ref] = new_signal_state(signal_id, entry)
-            if old is not None and candidate.integration in old.health:
+            if (
+                old is not None
+                and candidate.integration in old.health
+                and old.rule.policy.down_when == rule.policy.down_when  # judged the same way
+            ):
                 runtime.health[candidate.integration] = old.health[candidate.integration]
         if old is not None:
             runtime.view = old.view

@@ -107,6 +107,7 @@ class CallRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             "at": iso(self.at),
+            "atUnix": self.at,  # full precision, for timing (the bench's alert reaction)
             "kind": self.kind,
             "method": self.method,
             "path": self.path,
