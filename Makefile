@@ -25,8 +25,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Writes bench/RESULTS.md (~10 minutes). Figure 4 compares with prometheus-blackbox-exporter
+# (Debian package; .ci/run installs it); without it that figure has no baseline.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

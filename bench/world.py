@@ -141,6 +141,8 @@ def example_rules(*, novu_url: str, target_url: str) -> tuple[dict[str, Any], di
     for environment in rules["environments"].values():
         environment["api_url"] = novu_url
     for channel in rules["channels"]:
+        if channel.get("policy", {}).get("failback") is False:  # YAML 1.1 reads `off` so
+            channel["policy"]["failback"] = "off"
         for candidate in channel["candidates"]:
             for entry in candidate["signals"]:
                 ((kind, spec),) = entry.items()
