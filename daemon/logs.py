@@ -54,6 +54,12 @@ def register_secret(value: str) -> None:
         _secrets_sorted = tuple(sorted(_secrets, key=len, reverse=True))
 
 
+def secrets_version() -> object:
+    """A value that changes whenever a secret is registered: caches of redacted text key on
+    it (the metrics redact each label value once, not on every update)."""
+    return _secrets_sorted
+
+
 def redact(text: str) -> str:
     """`text` with every registered secret replaced by `***`."""
     for secret in _secrets_sorted:

@@ -1,26 +1,26 @@
 """Prometheus metrics (prefix `novu_failover_`) on an injected CollectorRegistry.
 
-Methods are named for what happened (`observe_signal`, `count_switch`, `evaluated`). Label
-values come only from bounded sets: identifiers from the rules (environment, channel,
-integration, signal), Novu integration identifiers, enums and HTTP statuses; never a URL,
-a secret or free text. As defense in depth every label value passes the log redactor.
+Methods are named for what happened (`observe_signal`, `count_switch`). Label values come
+only from bounded sets: identifiers from the rules (environment, channel, integration,
+signal), Novu integration identifiers, enums and HTTP statuses; never a URL, a secret or
+free text. As defense in depth every label value passes the log redactor (once per value).
 
-Health uses the state-set idiom (kube-state-metrics style): one series per state, 1 for the
-current one and 0 for the others, so `...{state="up"} == 1` selects what is up and no
-sentinel numbers (-1 for unknown) leak into arithmetic.
+The channels' state (health, primary, paused, blocked, last evaluation) is not pushed here:
+`daemon.channel_metrics` renders it at scrape time from the daemon's state
+(`watch_channels`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from daemon import __version__
-from daemon.logs import redact
-from daemon.model import AuditResult, DecisionKind, Health, Trigger
+from daemon.channel_metrics import ChannelSource, ChannelStateCollector
+from daemon.logs import redact, secrets_version
+from daemon.model import AuditResult, DecisionKind, Trigger
 
 PREFIX = "novu_failover_"
 
@@ -35,33 +35,29 @@ RequestObserver = Callable[[str, int | str], None]
 """`(call, status)`: what the Novu client calls after every request (status: HTTP code,
 or `timeout` / `error` when there was no response)."""
 
-_ChannelId = tuple[str, str]
 
 
-def _label(value: object) -> str:
-    return redact(str(value))
+class _Labels:
+    """Label values pass the log redactor once each, not on every update: the answer is
+    remembered until another secret is registered."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+        self._version: object = None
+
+    def __call__(self, value: object) -> str:
+        text = str(value)
+        version = secrets_version()
+        if version is not self._version:
+            self._seen.clear()
+            self._version = version
+        found = self._seen.get(text)
+        if found is None:
+            found = self._seen[text] = redact(text)
+        return found
 
 
-class _ChannelGauge:
-    """A gauge whose first two labels are (environment, channel), with its live series
-    remembered per channel so stale ones can be removed."""
-
-    def __init__(self, gauge: Gauge) -> None:
-        self.gauge = gauge
-        self._series: defaultdict[_ChannelId, set[tuple[str, ...]]] = defaultdict(set)
-
-    def set(self, labels: tuple[str, ...], value: float) -> None:
-        self.gauge.labels(*labels).set(value)
-        self._series[(labels[0], labels[1])].add(labels)
-
-    def retain(self, channel: _ChannelId, keep: Callable[[tuple[str, ...]], bool]) -> None:
-        """Remove the channel's series for which `keep` is false."""
-        series = self._series.get(channel, set())
-        for labels in [s for s in series if not keep(s)]:
-            self.gauge.remove(*labels)
-            series.discard(labels)
-        if not series:
-            self._series.pop(channel, None)
+_label = _Labels()
 
 
 class Metrics:
@@ -88,27 +84,6 @@ class Metrics:
             buckets=SIGNAL_BUCKETS,
             registry=registry,
         )
-        self._signal_health = _ChannelGauge(
-            gauge(
-                "signal_health",
-                "Health of a signal: 1 for its current state (up, down, unknown), 0 otherwise.",
-                (*signal, "state"),
-            )
-        )
-        self._candidate_health = _ChannelGauge(
-            gauge(
-                "candidate_health",
-                "Health of a candidate: 1 for its current state (up, down, unknown), 0 otherwise.",
-                (*candidate, "state"),
-            )
-        )
-        self._primary = _ChannelGauge(
-            gauge(
-                "primary",
-                "1 for the channel's current primary integration in Novu, 0 for other candidates.",
-                candidate,
-            )
-        )
         self.switches = counter(
             "switches_total",
             "Primary switches made, by trigger (failover, failback, manual).",
@@ -119,24 +94,7 @@ class Metrics:
             "Policy decisions by kind (keep, switch, hold, blocked, ...).",
             (*channel, "kind"),
         )
-        self._blocked = _ChannelGauge(
-            gauge("channel_blocked", "1 while the channel's brake is tripped.", channel)
-        )
-        self._paused = _ChannelGauge(
-            gauge(
-                "paused",
-                "1 while automation is paused for the channel (own or global pause).",
-                channel,
-            )
-        )
         self.global_paused = gauge("global_paused", "1 while a global pause is in force.")
-        self._last_evaluation = _ChannelGauge(
-            gauge(
-                "last_evaluation_timestamp_seconds",
-                "When the channel was last evaluated (Unix time).",
-                channel,
-            )
-        )
         self.actions = counter(
             "actions_total", "Actions (switch attempts) by result.", (*channel, "result")
         )
@@ -171,11 +129,27 @@ class Metrics:
             "Failed writes to the state directory (state.json, audit trail); see /readyz.",
         )
 
+        self.channels = ChannelStateCollector()
+        registry.register(self.channels)
+
         self.build_info.labels(_label(version)).set(1)
         for result in ("ok", "error"):
             self.config_reloads.labels(result)  # exported as 0 before the first reload
 
-    # --- signals and candidates -----------------------------------------------------------
+    # --- channel state (rendered at scrape time) -----------------------------------------
+
+    def watch_channels(self, source: ChannelSource) -> None:
+        """Where the channel state gauges (health, primary, paused, blocked, last
+        evaluation) come from at each scrape; label values must be redacted already
+        (`Metrics.label`)."""
+        self.channels.watch(source)
+
+    @staticmethod
+    def label(value: object) -> str:
+        """`value` as a label value may show it (secrets redacted; remembered)."""
+        return _label(value)
+
+    # --- signals --------------------------------------------------------------------------
 
     def observe_signal(
         self,
@@ -193,52 +167,10 @@ class Metrics:
         if seconds is not None:
             self.signal_check_duration.labels(*labels).observe(seconds)
 
-    def set_signal_health(
-        self, environment: str, channel: str, integration: str, signal: str, state: Health
-    ) -> None:
-        labels = tuple(_label(v) for v in (environment, channel, integration, signal))
-        for each in Health:
-            self._signal_health.set((*labels, each.value), 1 if each is state else 0)
-
-    def set_candidate_health(
-        self, environment: str, channel: str, integration: str, state: Health
-    ) -> None:
-        labels = tuple(_label(v) for v in (environment, channel, integration))
-        for each in Health:
-            self._candidate_health.set((*labels, each.value), 1 if each is state else 0)
-
-    def set_primary(
-        self, environment: str, channel: str, integration: str | None, *, candidates: Iterable[str]
-    ) -> None:
-        """Novu's current primary for the channel (None: none), 0 for every other candidate.
-
-        A primary outside `candidates` (not managed) is shown too; series for integrations
-        that are neither the primary nor a candidate any more are removed.
-        """
-        env, chan = _label(environment), _label(channel)
-        current = None if integration is None else _label(integration)
-        wanted = {_label(c): 0 for c in candidates}
-        if current is not None:
-            wanted[current] = 1
-        self._primary.retain((env, chan), lambda labels: labels[2] in wanted)
-        for name, value in wanted.items():
-            self._primary.set((env, chan, name), value)
-
     # --- decisions and actions ------------------------------------------------------------
 
     def count_decision(self, environment: str, channel: str, kind: DecisionKind) -> None:
         self.decisions.labels(_label(environment), _label(channel), kind.value).inc()
-
-    def evaluated(self, environment: str, channel: str, *, now: float) -> None:
-        """The channel was evaluated at `now` (a decision was reached)."""
-        self._last_evaluation.set((_label(environment), _label(channel)), now)
-
-    def set_blocked(self, environment: str, channel: str, *, blocked: bool) -> None:
-        self._blocked.set((_label(environment), _label(channel)), 1 if blocked else 0)
-
-    def set_paused(self, environment: str, channel: str, *, paused: bool) -> None:
-        """Whether automation is paused for this channel, by its own pause or the global one."""
-        self._paused.set((_label(environment), _label(channel)), 1 if paused else 0)
 
     def set_global_paused(self, *, paused: bool) -> None:
         self.global_paused.set(1 if paused else 0)
@@ -267,20 +199,6 @@ class Metrics:
         env, chan = _label(environment), _label(channel)
         self.actions.labels(env, chan, result).inc()
         self.action_duration.labels(env, chan).observe(seconds)
-
-    def forget_channel(self, environment: str, channel: str) -> None:
-        """Drop the channel's gauges (health, primary, blocked, paused, last evaluation):
-        call when a rules reload removes or reshapes the channel. Counters are kept."""
-        key = (_label(environment), _label(channel))
-        for tracked in (
-            self._signal_health,
-            self._candidate_health,
-            self._primary,
-            self._blocked,
-            self._paused,
-            self._last_evaluation,
-        ):
-            tracked.retain(key, lambda _labels: False)
 
     # --- Novu, alerts, configuration ------------------------------------------------------
 

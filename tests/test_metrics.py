@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from daemon.channel_metrics import ChannelSample
 from daemon.logs import register_secret
 from daemon.metrics import Metrics
 from daemon.model import DecisionKind, Health
@@ -49,19 +50,46 @@ def promtool_check(registry: CollectorRegistry) -> None:
     assert problems.strip() == ""
 
 
+def sample(
+    channel: str = CHAN,
+    *,
+    candidates: tuple[tuple[str, Health | None], ...] = (
+        ("sendgrid-main", Health.DOWN),
+        ("ses-backup", None),
+    ),
+    signals: tuple[tuple[str, str, Health], ...] = (("sendgrid-main", "statuspage", Health.UP),),
+    primary: str | None = "sendgrid-main",
+    primary_known: bool = True,
+    paused: bool = False,
+    blocked: bool = True,
+    evaluated_at: float | None = 1_700_000_000.0,
+) -> ChannelSample:
+    return ChannelSample(
+        ENV, channel, candidates, signals, primary, primary_known, paused, blocked, evaluated_at
+    )
+
+
+class Channels:
+    """The daemon's side of the collector: whatever channels it holds at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.now: list[ChannelSample] = []
+        self.scrapes = 0
+        metrics.watch_channels(self.samples)
+
+    def samples(self) -> list[ChannelSample]:
+        self.scrapes += 1
+        return list(self.now)
+
+
 def exercise_everything(metrics: Metrics) -> None:
+    Channels(metrics).now = [sample()]
     metrics.observe_signal(ENV, CHAN, "sendgrid-main", "statuspage", result="ok", seconds=0.2)
-    metrics.set_signal_health(ENV, CHAN, "sendgrid-main", "statuspage", state=Health.UP)
-    metrics.set_candidate_health(ENV, CHAN, "sendgrid-main", state=Health.DOWN)
-    metrics.set_primary(ENV, CHAN, "sendgrid-main", candidates=["sendgrid-main", "ses-backup"])
     metrics.count_decision(ENV, CHAN, DecisionKind.SWITCH)
     metrics.count_switch(
         ENV, CHAN, from_integration="sendgrid-main", to_integration="ses-backup", trigger="failover"
     )
     metrics.count_action(ENV, CHAN, result="ok", seconds=1.5)
-    metrics.evaluated(ENV, CHAN, now=1_700_000_000.0)
-    metrics.set_blocked(ENV, CHAN, blocked=True)
-    metrics.set_paused(ENV, CHAN, paused=False)
     metrics.set_global_paused(paused=True)
     metrics.novu_request(ENV)("set_primary", 200)
     metrics.alert_received("alertmanager", "accepted")
@@ -109,28 +137,35 @@ def test_observe_signal_counts_by_result_and_times_the_check(
 def test_signal_health_is_a_state_set_with_exactly_one_state_set(
     registry: CollectorRegistry, metrics: Metrics
 ) -> None:
+    channels = Channels(metrics)
     labels = {"environment": ENV, "channel": CHAN, "integration": "ses", "signal": "http"}
 
     def states() -> dict[str, float | None]:
         return {s.value: value(registry, "signal_health", **labels, state=s.value) for s in Health}
 
-    metrics.set_signal_health(ENV, CHAN, "ses", "http", state=Health.UNKNOWN)
+    channels.now = [sample(signals=(("ses", "http", Health.UNKNOWN),))]
     assert states() == {"up": 0, "down": 0, "unknown": 1}
-    metrics.set_signal_health(ENV, CHAN, "ses", "http", state=Health.DOWN)
+    channels.now = [sample(signals=(("ses", "http", Health.DOWN),))]
     assert states() == {"up": 0, "down": 1, "unknown": 0}
 
 
-def test_candidate_health_is_a_state_set(registry: CollectorRegistry, metrics: Metrics) -> None:
-    metrics.set_candidate_health(ENV, CHAN, "ses", state=Health.UP)
+def test_candidate_health_is_a_state_set_once_judged(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    Channels(metrics).now = [sample(candidates=(("ses", Health.UP), ("mailgun", None)))]
     labels = {"environment": ENV, "channel": CHAN, "integration": "ses"}
     assert value(registry, "candidate_health", **labels, state="up") == 1
     assert value(registry, "candidate_health", **labels, state="down") == 0
     assert value(registry, "candidate_health", **labels, state="unknown") == 0
+    not_yet = {"environment": ENV, "channel": CHAN, "integration": "mailgun", "state": "unknown"}
+    assert value(registry, "candidate_health", **not_yet) is None
 
 
-def test_primary_marks_one_integration_and_clears_stale_series(
+def test_primary_marks_one_integration_and_follows_the_state(
     registry: CollectorRegistry, metrics: Metrics
 ) -> None:
+    channels = Channels(metrics)
+
     def primary() -> dict[str, float]:
         return {
             s.labels["integration"]: s.value
@@ -140,15 +175,19 @@ def test_primary_marks_one_integration_and_clears_stale_series(
             if s.labels["channel"] == CHAN
         }
 
-    metrics.set_primary(ENV, "sms", "twilio", candidates=["twilio"])
-    metrics.set_primary(ENV, CHAN, "sendgrid", candidates=["sendgrid", "ses", "mailgun"])
+    three = (("sendgrid", Health.UP), ("ses", Health.UP), ("mailgun", Health.UP))
+    two = three[:2]
+    sms = sample("sms", candidates=(("twilio", Health.UP),), primary="twilio")
+    channels.now = [sms, sample(candidates=three, primary="sendgrid")]
     assert primary() == {"sendgrid": 1, "ses": 0, "mailgun": 0}
-    metrics.set_primary(ENV, CHAN, "ses", candidates=["sendgrid", "ses"])
+    channels.now = [sms, sample(candidates=two, primary="ses")]
     assert primary() == {"sendgrid": 0, "ses": 1}, "mailgun left the rules: its series goes"
-    metrics.set_primary(ENV, CHAN, "postmark", candidates=["sendgrid", "ses"])
+    channels.now = [sms, sample(candidates=two, primary="postmark")]
     assert primary() == {"sendgrid": 0, "ses": 0, "postmark": 1}, "not managed, still shown"
-    metrics.set_primary(ENV, CHAN, None, candidates=["sendgrid", "ses"])
+    channels.now = [sms, sample(candidates=two, primary=None)]
     assert primary() == {"sendgrid": 0, "ses": 0}
+    channels.now = [sms, sample(candidates=two, primary=None, primary_known=False)]
+    assert primary() == {}, "Novu not read yet: no primary series"
     assert value(registry, "primary", environment=ENV, channel="sms", integration="twilio") == 1
 
 
@@ -168,20 +207,32 @@ def test_switch_decision_and_action_counters(registry: CollectorRegistry, metric
 
 
 def test_channel_gauges_and_global_pause(registry: CollectorRegistry, metrics: Metrics) -> None:
+    channels = Channels(metrics)
     ch = {"environment": ENV, "channel": CHAN}
-    metrics.set_blocked(ENV, CHAN, blocked=True)
-    metrics.set_paused(ENV, CHAN, paused=True)
-    metrics.evaluated(ENV, CHAN, now=1_700_000_123.5)
+    channels.now = [sample(blocked=True, paused=True, evaluated_at=1_700_000_123.5)]
     assert value(registry, "channel_blocked", **ch) == 1
     assert value(registry, "paused", **ch) == 1
     assert value(registry, "last_evaluation_timestamp_seconds", **ch) == 1_700_000_123.5
-    metrics.set_blocked(ENV, CHAN, blocked=False)
-    metrics.set_paused(ENV, CHAN, paused=False)
+    channels.now = [sample(blocked=False, paused=False, evaluated_at=None)]
     assert value(registry, "channel_blocked", **ch) == 0
     assert value(registry, "paused", **ch) == 0
+    assert value(registry, "last_evaluation_timestamp_seconds", **ch) is None
     assert value(registry, "global_paused") == 0
     metrics.set_global_paused(paused=True)
     assert value(registry, "global_paused") == 1
+
+
+def test_state_gauges_are_read_at_scrape_time_only(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    """Nothing is pushed per evaluation: the source is read when, and only when, scraped."""
+    channels = Channels(metrics)
+    channels.now = [sample()]
+    before = channels.scrapes
+    metrics.count_decision(ENV, CHAN, DecisionKind.KEEP)
+    assert channels.scrapes == before
+    generate_latest(registry)
+    assert channels.scrapes == before + 1
 
 
 def test_novu_request_callback_counts_per_environment(
@@ -214,12 +265,13 @@ def test_alerts_and_config_reloads(registry: CollectorRegistry, metrics: Metrics
     assert value(registry, "config_last_reload_success_timestamp_seconds") == 300.0
 
 
-def test_forget_channel_drops_its_gauges_but_keeps_counters_and_other_channels(
+def test_a_channel_gone_from_the_state_leaves_no_gauges_but_keeps_its_counters(
     registry: CollectorRegistry, metrics: Metrics
 ) -> None:
-    exercise_everything(metrics)
-    metrics.set_blocked(ENV, "sms", blocked=True)
-    metrics.forget_channel(ENV, CHAN)
+    channels = Channels(metrics)
+    channels.now = [sample(), sample("sms")]
+    metrics.count_decision(ENV, CHAN, DecisionKind.SWITCH)
+    channels.now = [sample("sms")]  # a reload removed production/email
     exposition = generate_latest(registry).decode()
     gauge_lines = [
         line
@@ -239,8 +291,6 @@ def test_forget_channel_drops_its_gauges_but_keeps_counters_and_other_channels(
     ch = {"environment": ENV, "channel": CHAN}
     assert value(registry, "decisions_total", **ch, kind="switch") == 1
     assert value(registry, "channel_blocked", environment=ENV, channel="sms") == 1
-    metrics.set_blocked(ENV, CHAN, blocked=False)  # the channel can come back
-    assert value(registry, "channel_blocked", **ch) == 0
     promtool_check(registry)
 
 
@@ -254,6 +304,19 @@ def test_registered_secret_never_becomes_a_label_value(
     exposition = generate_latest(registry).decode()
     assert secret not in exposition
     assert 'call="call-***"' in exposition
+    assert Metrics.label(f"id-{secret}") == "id-***"
+
+
+def test_a_label_seen_before_a_secret_was_registered_is_redacted_after(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    """Label values are redacted once and remembered; a new secret invalidates that."""
+    secret = "later_registered_secret_42"
+    metrics.alert_received(f"src-{secret}", "accepted")
+    register_secret(secret)
+    metrics.alert_received(f"src-{secret}", "accepted")
+    exposition = generate_latest(registry).decode()
+    assert 'source="src-***"' in exposition
 
 
 def test_separate_registries_do_not_collide() -> None:

@@ -22,13 +22,14 @@ from daemon.clock import Clock
 from daemon.control import JSON, ControlError
 from daemon.logs import log_event
 from daemon.metrics import Metrics
-from daemon.model import ChannelKey, ChannelView, Observation, effective_pause
+from daemon.model import ChannelKey, ChannelView, Observation
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
 from daemon.service.alert_feed import AlertFeed
 from daemon.service.assembly import Assembly, assemble
 from daemon.service.context import ActionGate, OpenGate, OwnerContext
 from daemon.service.durable import DurableState
+from daemon.service.gauges import channel_samples
 from daemon.service.jobs import Jobs
 from daemon.service.owner import ChannelOwner
 from daemon.service.publish import probe_result
@@ -100,6 +101,7 @@ class Daemon:
                 runtime, context=self._context, open_action=interrupted.get(key)
             )
         self._install(assembly)
+        metrics.watch_channels(channel_samples(self.owners, store=store, clock=clock))
 
     # ----------------------------------------------------------------- set-up
     def _assemble(self, rules: Rules, runtimes: Mapping[ChannelKey, ChannelRuntime]) -> Assembly:
@@ -301,9 +303,6 @@ class Daemon:
         for key, owner in list(self._owners.items()):
             new = runtimes.get(key)
             if new is None or new.rule.candidates != owner.runtime.rule.candidates:
-                self._metrics.forget_channel(
-                    owner.runtime.rule.environment, owner.runtime.rule.channel
-                )
                 reshaped = True
             if new is None:
                 del self._owners[key]
@@ -383,13 +382,9 @@ class Daemon:
         )
 
     def refresh_pause_metrics(self) -> None:
-        """Pause gauges after a pause, a resume or a start (pauses expire by themselves)."""
-        now = self._clock.now()
+        """The global pause gauge after a pause, a resume or a start (channels' pauses are
+        read at scrape time)."""
         global_pause = self.store.global_pause
         self._metrics.set_global_paused(
-            paused=global_pause is not None and global_pause.active(now)
+            paused=global_pause is not None and global_pause.active(self._clock.now())
         )
-        for key, owner in self._owners.items():
-            pause = effective_pause(global_pause, self.store.channel_pause(key), now)
-            rule = owner.runtime.rule
-            self._metrics.set_paused(rule.environment, rule.channel, paused=pause is not None)

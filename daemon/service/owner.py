@@ -31,7 +31,7 @@ from daemon.model import (
     effective_pause,
 )
 from daemon.novu.errors import NovuError
-from daemon.policy import decide, history_keep, observe_primary, record_switch
+from daemon.policy import evaluate, history_keep, observe_primary, record_switch
 from daemon.service.context import Backoff, OwnerContext
 from daemon.service.publish import log_action, publish_decision, report_missing
 from daemon.service.runtime import ChannelRuntime, SignalRef
@@ -138,7 +138,7 @@ class ChannelOwner:
         state = self.context.state.store
         health = runtime.refresh_health(now=now)
         pause = effective_pause(state.global_pause, state.channel_pause(runtime.key), now)
-        decision = decide(
+        evaluation = evaluate(
             runtime.rule,
             health=health,
             view=runtime.view,
@@ -147,23 +147,23 @@ class ChannelOwner:
             started_at=self.context.started_at,
             now=now,
             dry_run=self.context.dry_run,
+            previous=runtime.last_evaluation,
         )
+        runtime.evaluated_at = now
+        if evaluation is runtime.last_evaluation:
+            return evaluation.decision  # nothing changed: nothing new to count or log
+        runtime.last_evaluation = evaluation
+        decision = evaluation.decision
         if decision.kind is not DecisionKind.WOULD_SWITCH:
             runtime.dry_run_target = None  # a later dry-run switch is news again
         return self._publish(decision, now=now)
 
     def _publish(self, decision: Decision, *, now: float) -> Decision:
-        """Remember the decision, set its gauges, and log it when it changed."""
+        """Remember the decision, count it, and log it when it changed."""
         previous, self.runtime.last_decision = self.runtime.last_decision, decision
+        self.runtime.evaluated_at = now
         self.evaluations += 1
-        publish_decision(
-            self.runtime,
-            decision,
-            previous=previous,
-            metrics=self.context.metrics,
-            store=self.context.state.store,
-            now=now,
-        )
+        publish_decision(self.runtime, decision, previous=previous, metrics=self.context.metrics)
         return decision
 
     def _may_act(self, decision: Decision, now: float) -> bool:
@@ -244,12 +244,6 @@ class ChannelOwner:
             to_integration=switch.to,
             trigger=switch.trigger,
         )
-        self.context.metrics.set_primary(
-            rule.environment,
-            rule.channel,
-            switch.to,
-            candidates=[c.integration for c in rule.candidates],
-        )
 
     async def _save_history(self, history: ChannelHistory) -> None:
         # A failure is reported by DurableState (log, metric, /readyz).
@@ -285,7 +279,7 @@ class ChannelOwner:
     async def apply_view(self, view: ChannelView) -> None:
         """A fresh read of Novu (the caller holds `lock`): settle an open action, then notice
         a person's change (drift) — never while an action of ours is still unsettled."""
-        runtime, rule = self.runtime, self.runtime.rule
+        runtime = self.runtime
         now = self.context.clock.now()
         runtime.view, runtime.view_error = view, None
         report_missing(runtime, view)
@@ -295,13 +289,6 @@ class ChannelOwner:
                 return
             await self._settled(settled)
         await self._notice_drift(view, now=now)
-        primary = view.primary
-        self.context.metrics.set_primary(
-            rule.environment,
-            rule.channel,
-            primary.identifier if primary else None,
-            candidates=[c.integration for c in rule.candidates],
-        )
 
     async def _settled(self, settled: Settled) -> None:
         assert self.open_action is not None

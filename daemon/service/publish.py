@@ -1,5 +1,6 @@
-"""What an evaluation shows outside: the channel's gauges, and a log line when the decision
-changed (not on every evaluation) or an action ended."""
+"""What an evaluation shows outside: a count, and a log line when the decision changed (not
+on every evaluation) or an action ended. Gauges come from `daemon.service.gauges` at scrape
+time."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Literal
 
 from daemon.logs import log_event
 from daemon.metrics import Metrics
-from daemon.model import AuditRecord, ChannelView, Decision, DecisionKind, effective_pause
+from daemon.model import AuditRecord, ChannelView, Decision, DecisionKind
 from daemon.service.runtime import ChannelRuntime
-from daemon.state import StateStore
 
 log = logging.getLogger("novu_failover.daemon")
 
@@ -29,23 +29,11 @@ def publish_decision(
     *,
     previous: Decision | None,
     metrics: Metrics,
-    store: StateStore,
-    now: float,
 ) -> None:
+    """A decision was reached (not one that merely still stands): count it; log it when
+    it differs from the previous one. The channel's gauges are read at scrape time."""
     rule = runtime.rule
-    env, channel = rule.environment, rule.channel
-    for candidate in rule.candidates:
-        health = runtime.health.get(candidate.integration)
-        if health is not None:
-            metrics.set_candidate_health(env, channel, candidate.integration, health.state)
-        for signal_id in candidate.signal_ids():
-            state = runtime.signals[(candidate.integration, signal_id)]
-            metrics.set_signal_health(env, channel, candidate.integration, signal_id, state.state)
-    metrics.count_decision(env, channel, decision.kind)
-    metrics.evaluated(env, channel, now=now)
-    paused = effective_pause(store.global_pause, store.channel_pause(runtime.key), now)
-    metrics.set_paused(env, channel, paused=paused is not None)
-    metrics.set_blocked(env, channel, blocked=decision.kind is DecisionKind.BLOCKED)
+    metrics.count_decision(rule.environment, rule.channel, decision.kind)
     if _changed(previous, decision):
         level = logging.INFO if decision.kind is DecisionKind.KEEP else logging.WARNING
         log_event(

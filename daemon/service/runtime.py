@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from daemon.health import SignalState, new_signal_state
 from daemon.health.channel import channel_health
 from daemon.model import CandidateHealth, ChannelView, Decision
+from daemon.policy import Evaluation
 from daemon.rules.model import ChannelRule, Rules, SignalEntry
 
 SignalRef = tuple[str, str]
@@ -26,6 +27,9 @@ class ChannelRuntime:
     view: ChannelView | None = None
     view_error: str | None = None
     last_decision: Decision | None = None
+    last_evaluation: Evaluation | None = None
+    """The policy's last evaluation; it stands while nothing it depends on changed."""
+    evaluated_at: float | None = None
     missing: list[str] = field(default_factory=list)
     """Candidates Novu does not know (reported once per change)."""
     dry_run_target: str | None = None
