@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BENCH, Figure
+from harness import BENCH, BenchError, Figure
 from report import print_table, render
 
 
@@ -46,7 +46,10 @@ def _figures(only: set[int], *, smoke: bool, workdir: Path) -> list[Figure]:
             continue
         began = time.monotonic()
         print(f"figure {number}: measuring...", flush=True)
-        measured = step()
+        try:
+            measured = step()
+        except BenchError as exc:  # one figure's failure is a result too; go on
+            measured = [Figure(number, f"figure {number} FAILED", "", [], note=str(exc))]
         print_table(measured)
         print(f"figure {number}: {time.monotonic() - began:.0f}s", flush=True)
         figures += measured
