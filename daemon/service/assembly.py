@@ -41,12 +41,15 @@ def assemble(
     runtimes: Mapping[ChannelKey, ChannelRuntime],
     *,
     http: httpx.AsyncClient,
+    probe_http: httpx.AsyncClient,
     environ: Mapping[str, str],
     rules_dir: Path,
     metrics: Metrics,
     view_of: ViewOf,
 ) -> Assembly:
-    """Clients and probes for `rules`; raises SecretError when an API key cannot be read."""
+    """Clients and probes for `rules`; raises SecretError when an API key cannot be read.
+
+    Novu calls go through `http`, the probes' own requests through `probe_http`."""
     clients = {
         name: NovuClient(
             http,
@@ -66,7 +69,7 @@ def assemble(
                 ref[1],
                 entry,
                 channel=runtime.rule.channel,
-                http=http,
+                http=probe_http,
                 environ=environ,
                 messages=messages,
                 provider_id=_provider_of(key, ref[0], view_of),

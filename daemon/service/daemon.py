@@ -32,6 +32,7 @@ from daemon.service.durable import DurableState
 from daemon.service.gauges import channel_samples
 from daemon.service.jobs import Jobs
 from daemon.service.owner import ChannelOwner
+from daemon.service.probing import ProbeSlots
 from daemon.service.publish import probe_result
 from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions
@@ -65,10 +66,13 @@ class Daemon:
         metrics: Metrics,
         environ: Mapping[str, str],
         gate: ActionGate | None = None,
+        probe_http: httpx.AsyncClient | None = None,
     ) -> None:
         self._settings = settings
         self._rules_path = rules_path
         self._http = http
+        self._probe_http = probe_http or http  # their own pool in the service (server.py)
+        self._probe_slots = ProbeSlots()
         self._clock = clock
         self._metrics = metrics
         self._environ = environ
@@ -109,6 +113,7 @@ class Daemon:
             rules,
             runtimes,
             http=self._http,
+            probe_http=self._probe_http,
             environ=self._environ,
             rules_dir=self._rules_path.parent,
             metrics=self._metrics,
@@ -216,7 +221,8 @@ class Daemon:
         if probe is None or owner is None:
             return
         try:
-            observation = await probe(now=self._clock.now())
+            async with self._probe_slots.slot():
+                observation = await probe(now=self._clock.now())
         except Exception as exc:  # a probe is supposed to never raise; be sure anyway
             log.exception("probe %s/%s crashed", key, ref)
             observation = Observation(

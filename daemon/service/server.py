@@ -31,6 +31,7 @@ from daemon.rules.model import Rules
 from daemon.secrets import SecretError
 from daemon.service.control import DaemonControl
 from daemon.service.daemon import Daemon
+from daemon.service.probing import probe_client
 from daemon.settings import Settings
 from daemon.state import StateError, StateStore
 
@@ -96,15 +97,19 @@ async def run_daemon(
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     host, port = settings.listen_address
-    async with httpx.AsyncClient(
-        headers={"User-Agent": f"novu-failover/{__version__}"}, follow_redirects=False
-    ) as http:
+    async with (
+        httpx.AsyncClient(
+            headers={"User-Agent": f"novu-failover/{__version__}"}, follow_redirects=False
+        ) as http,
+        probe_client() as probe_http,
+    ):
         try:
             daemon = Daemon(
                 rules,
                 rules_path=rules_path,
                 settings=settings,
                 http=http,
+                probe_http=probe_http,
                 clock=clock,
                 store=store,
                 metrics=metrics,
