@@ -63,7 +63,8 @@ class AlertFeed:
     def expire(self) -> None:
         """Drop firing alerts whose `endsAt` passed (a resolve that never came)."""
         self._book, updates = expire(self._book, now=self._clock.now())
-        self._apply(updates)
+        for key in self._apply(updates):
+            self._owners[key].kick()
 
     def _apply(self, updates: Sequence[SignalUpdate]) -> list[ChannelKey]:
         """Feed each update's observation to its signal; the channels whose signals moved."""

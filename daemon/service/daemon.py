@@ -211,8 +211,10 @@ class Daemon:
 
     async def _tick(self) -> None:
         self._alerts.expire()
+        now = self._clock.now()
         for owner in self._owners.values():
-            owner.kick()
+            if owner.due(now):  # most channels: nothing changed, no timer ended
+                owner.kick()
 
     # ------------------------------------------------------------- the flow
     async def _probe(self, key: ChannelKey, ref: tuple[str, str]) -> None:
@@ -388,9 +390,12 @@ class Daemon:
         )
 
     def refresh_pause_metrics(self) -> None:
-        """The global pause gauge after a pause, a resume or a start (channels' pauses are
-        read at scrape time)."""
+        """After a pause, a resume or a start: the global pause gauge (channels' pauses are
+        read at scrape time), and every channel decides again with the new pause."""
         global_pause = self.store.global_pause
         self._metrics.set_global_paused(
             paused=global_pause is not None and global_pause.active(self._clock.now())
         )
+        if self._jobs.running:
+            for owner in self._owners.values():
+                owner.kick()

@@ -92,6 +92,19 @@ class ChannelOwner:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"owner {self.key}")
         return self._task
 
+    def due(self, now: float) -> bool:
+        """Whether a timer tick has anything to do here: no decision yet, its timer ended
+        (`recheck_at`), it wants to act (back-off may have ended), an action is open, or an
+        input changed without a kick. Otherwise the last evaluation still stands."""
+        evaluation = self.runtime.last_evaluation
+        return (
+            self._dirty
+            or self.open_action is not None
+            or evaluation is None
+            or now >= evaluation.decision.recheck_at
+            or evaluation.decision.kind in ACTING
+        )
+
     @property
     def task(self) -> asyncio.Task[None] | None:
         return self._task
@@ -368,6 +381,7 @@ class ChannelOwner:
             outcome = await self.act(decision)
         finally:
             self.lock.release()
+            self._dirty = True  # the history and view moved: the next tick decides again
         if outcome is None:
             raise ControlError(503, f"{self.key}: this process may not act now")
         if outcome.kind == "superseded":
