@@ -47,8 +47,8 @@ log = logging.getLogger("novu_failover.daemon")
 HEARTBEAT_SECONDS = 2.0
 TICK_SECONDS = 1.0
 MAX_CONCURRENT_ACTIONS = 32
-FIRST_PROBE_SPREAD = 2.0
-"""Probes' first runs are spread over min(interval, this) seconds, not fired all at once."""
+FIRST_PROBE_SPREAD, FIRST_RUNS_PER_SECOND = 2.0, 50.0
+"""Probes' first runs are spread over min(interval, max(2 s, probes / 50 per second))."""
 
 
 class Daemon:
@@ -71,8 +71,7 @@ class Daemon:
         self._settings = settings
         self._rules_path = rules_path
         self._http = http
-        self._probe_http = probe_http or http  # their own pool in the service (server.py)
-        self._probe_slots = ProbeSlots()
+        self._probe_http, self._probe_slots = probe_http or http, ProbeSlots()
         self._clock = clock
         self._metrics = metrics
         self._environ = environ
@@ -184,6 +183,7 @@ class Daemon:
 
     def _schedule_routine(self) -> None:
         self._jobs.remove_routine()
+        spread = max(FIRST_PROBE_SPREAD, len(self._assembly.probes) / FIRST_RUNS_PER_SECOND)
         for key, ref in self._assembly.probes:
             spec = self._owners[key].runtime.entries[ref].spec
             self._jobs.every(
@@ -193,7 +193,7 @@ class Daemon:
                 key,
                 ref,
                 jitter=min(spec.interval * 0.1, 2.0),
-                first_within=min(spec.interval, FIRST_PROBE_SPREAD),
+                first_within=min(spec.interval, spread),
             )
         interval = self.rules.defaults.interval
         self._jobs.every("reconcile", interval, self.reconcile, jitter=min(interval * 0.1, 2.0))
@@ -390,8 +390,7 @@ class Daemon:
         )
 
     def refresh_pause_metrics(self) -> None:
-        """After a pause, a resume or a start: the global pause gauge (channels' pauses are
-        read at scrape time), and every channel decides again with the new pause."""
+        """After a pause, a resume or a start: the global gauge; every channel decides again."""
         global_pause = self.store.global_pause
         self._metrics.set_global_paused(
             paused=global_pause is not None and global_pause.active(self._clock.now())
