@@ -212,9 +212,8 @@ class Daemon:
 
     async def _tick(self) -> None:
         self._alerts.expire()
-        now = self._clock.now()
         for owner in self._owners.values():
-            if owner.due(now):  # most channels: nothing changed, no timer ended
+            if owner.due(self._clock.now()):  # most channels: nothing changed, no timer ended
                 owner.kick()
 
     # ------------------------------------------------------------- the flow
