@@ -41,11 +41,14 @@ class BenchError(RuntimeError):
 
 
 def median(values: Sequence[float]) -> float:
+    """The median of the numbers (NaN marks a sample that failed: left out)."""
+    values = [v for v in values if not math.isnan(v)]
     return statistics.median(values) if values else float("nan")
 
 
 def p99(values: Sequence[float]) -> float:
     """The 99th percentile (nearest rank); with few samples it is the maximum."""
+    values = [v for v in values if not math.isnan(v)]
     if not values:
         return float("nan")
     ordered = sorted(values)
