@@ -7,6 +7,7 @@ run on the event loop thread, where the service keeps its state, never in a thre
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -103,7 +104,10 @@ class _Api:
 
     async def metrics(self, request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(self.registry), headers={"content-type": content_type})
+        # Rendered in a worker thread: thousands of series take long enough to stall the
+        # event loop (and /healthz, probes, the API) when rendered on it.
+        body = await asyncio.to_thread(encoder, self.registry)
+        return Response(body, headers={"content-type": content_type})
 
     async def healthz(self, request: Request) -> Response:
         try:

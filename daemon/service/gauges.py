@@ -15,13 +15,25 @@ from daemon.state import StateStore
 def channel_samples(
     owners: Callable[[], Iterable[ChannelOwner]], *, store: StateStore, clock: Clock
 ) -> Callable[[], Iterator[ChannelSample]]:
-    """The source `Metrics.watch_channels` wants: every channel's state, now."""
+    """The source `Metrics.watch_channels` wants: every channel's state, now.
+
+    Called from the scrape's worker thread while the event loop runs: it reads values that
+    the loop replaces whole (a runtime's health, view, decision), and takes the list of
+    owners again if a reload changed it mid-copy."""
     label = Metrics.label
+
+    def snapshot() -> list[ChannelOwner]:
+        for _ in range(5):
+            try:
+                return list(owners())
+            except RuntimeError:  # "dictionary changed size during iteration": a reload
+                continue
+        return []
 
     def samples() -> Iterator[ChannelSample]:
         now = clock.now()
         global_pause = store.global_pause
-        for owner in owners():
+        for owner in snapshot():
             runtime = owner.runtime
             rule = runtime.rule
             health = runtime.health
@@ -38,7 +50,7 @@ def channel_samples(
                 ],
                 signals=[
                     (label(integration), label(signal), state.state)
-                    for (integration, signal), state in runtime.signals.items()
+                    for (integration, signal), state in list(runtime.signals.items())
                 ],
                 primary=None if primary is None else label(primary.identifier),
                 primary_known=view is not None,

@@ -17,6 +17,10 @@ from daemon.novu.client import NovuClient
 from daemon.novu.errors import NovuError
 from daemon.service.owner import ChannelOwner
 
+CONCURRENT_READS = 8
+"""Environments read at once. All 500 environments of 1,000 channels at once spent 70% of
+the CPU in httpx's connection pool (its request queue is scanned per connection event)."""
+
 
 async def reconcile(
     owners: Iterable[ChannelOwner],
@@ -30,9 +34,10 @@ async def reconcile(
     by_environment: defaultdict[str, list[ChannelOwner]] = defaultdict(list)
     for owner in owners:
         by_environment[owner.runtime.rule.environment].append(owner)
+    reads = asyncio.Semaphore(CONCURRENT_READS)
     await asyncio.gather(
         *(
-            _environment(clients[name], members, clock=clock, reached=reached)
+            _environment(clients[name], members, clock=clock, reached=reached, reads=reads)
             for name, members in by_environment.items()
             if name in clients
         )
@@ -45,9 +50,11 @@ async def _environment(
     *,
     clock: Clock,
     reached: MutableMapping[str, float | None],
+    reads: asyncio.Semaphore,
 ) -> None:
     try:
-        integrations = await client.list_integrations()
+        async with reads:
+            integrations = await client.list_integrations()
     except NovuError as exc:
         for owner in owners:
             owner.view_failed(exc)
