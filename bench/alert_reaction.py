@@ -119,8 +119,11 @@ def measure(workdir: Path, *, switches: int) -> list[Figure]:
                 ).raise_for_status()
                 sent[(slot.environment, slot.integration(1))] = began  # the backup
                 time.sleep(0.02)  # one switch at a time: the figure is latency, not load
-            time.sleep(0.5)
+            deadline = time.monotonic() + 30
             calls = sim_calls(client, sim_url)
+            while len(calls) < switches and time.monotonic() < deadline:
+                time.sleep(0.2)
+                calls = sim_calls(client, sim_url)
     reaction = []
     for call in calls:
         fired = sent.get((call["environment"], call["identifier"]))
