@@ -98,7 +98,7 @@ class Daemon:
         self._loaded_at = self._started_at
         self._tasks: set[asyncio.Task[object]] = set()
         self._job_tasks: set[asyncio.Task[object]] = set()
-        self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
+        self._interrupted = interrupted_actions(store.open_actions())
         self._alerts = AlertBook()
         self._install(rules, previous=None)
 

@@ -10,7 +10,12 @@ from daemon.model import AuditRecord, ChannelKey, ChannelView, Switch, channel_k
 
 
 def interrupted_actions(newest_first: Iterable[AuditRecord]) -> dict[ChannelKey, AuditRecord]:
-    """Per channel, the newest `started` record without a final record of the same id."""
+    """Per channel, the newest `started` record without a final record of the same id.
+
+    Give it `StateStore.open_actions()`: the store keeps every open `started` record in
+    state.json, across rotations of the audit trail, so nothing is read from the trail here.
+    Audit records newest first (a final one closes the `started` of its id) work too.
+    """
     records = list(newest_first)
     finished = {r.id for r in records if r.result != "started"}
     interrupted: dict[ChannelKey, AuditRecord] = {}

@@ -55,7 +55,7 @@ class Running:
     stop: asyncio.Event
 
 
-def _load(rules_path: Path, state_dir: Path) -> tuple[Rules, StateStore] | None:
+def _load(settings: Settings, rules_path: Path) -> tuple[Rules, StateStore] | None:
     """Rules and state, or None after printing why the daemon cannot start."""
     try:
         rules = load_rules(rules_path)
@@ -68,7 +68,11 @@ def _load(rules_path: Path, state_dir: Path) -> tuple[Rules, StateStore] | None:
         print(f"cannot read rules file {rules_path}: {exc.strerror}", file=sys.stderr)
         return None
     try:
-        store = StateStore.open(state_dir)
+        store = StateStore.open(
+            Path(settings.state_dir),
+            audit_max_bytes=settings.audit_max_bytes,
+            audit_keep=settings.audit_keep,
+        )
     except StateError as exc:
         print(f"state: {exc}", file=sys.stderr)
         return None
@@ -89,7 +93,7 @@ async def run_daemon(
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
     rules_path = Path(settings.rules)
-    loaded = _load(rules_path, Path(settings.state_dir))
+    loaded = _load(settings, rules_path)
     if loaded is None:
         return 2
     rules, store = loaded
