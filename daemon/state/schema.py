@@ -136,10 +136,10 @@ def _json_object(value: object) -> dict[str, Any]:
             msg = f"is nested more than {MAX_CONDITION_DEPTH} levels deep"
             raise ValueError(msg)
         if isinstance(item, float) and not math.isfinite(item):
-            msg = f"{where or 'value'} must be a finite number (got {item})"
+            msg = f"the value at {where or 'the top'} must be a finite number (got {item})"
             raise ValueError(msg)
         if isinstance(item, str) and (problem := unicode_problem(item)):
-            msg = f"{where or 'value'} {problem}"
+            msg = f"the value at {where or 'the top'} {problem}"
             raise ValueError(msg)
         if isinstance(item, dict):
             for key, inner in item.items():
