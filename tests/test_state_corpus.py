@@ -16,6 +16,7 @@ import pytest
 from state_helpers import T0
 
 from daemon.api.app import json_response
+from daemon.commands.control_render import render_events
 from daemon.service.recovery import interrupted_actions
 from daemon.service.views import event_json
 from daemon.state import (
@@ -221,3 +222,14 @@ def test_the_daemon_refuses_to_start_with_one_clear_line(tmp_path: Path, name: s
 def test_times_in_the_corpus_are_valid_apart_from_the_damage() -> None:
     """The corpus damages one thing per file: its good parts use a time within bounds."""
     assert json.loads((CORPUS / "audit" / "not_json.jsonl").read_text().split("\n")[0])["at"] == T0
+
+
+def test_the_cli_footer_names_the_entries_a_page_covers_damaged_ones_included(
+    tmp_path: Path,
+) -> None:
+    shutil.copy(CORPUS / "audit" / "not_json.jsonl", tmp_path / AUDIT_FILE)
+    with StateStore.open(tmp_path) as store:
+        records, total = store.events(limit=2, offset=1)
+    page = {"events": [event_json(r) for r in records], "total": total, "offset": 1, "limit": 2}
+    assert [r.id for r in records] == ["ok-1"], "the second entry is the damaged line"
+    assert render_events(page).splitlines()[-1] == "events 2-3 of 4, newest first"

@@ -209,7 +209,11 @@ def render_events(page: JSON) -> str:
             ]
         )
     headers = ["TIME (UTC)", "CHANNEL", "ACTION", "FROM -> TO", "RESULT", "REASON"]
-    footer = f"events {offset + 1}-{offset + len(events)} of {total}, newest first"
+    # offset and total count entries (lines of the trail); a damaged one is never shown, so
+    # a page may hold fewer events than the entries it covers: show the range it covers.
+    limit = max(page.get("limit", len(events)), len(events))
+    last = min(offset + limit, total) if isinstance(total, int) else offset + len(events)
+    footer = f"events {offset + 1}-{last} of {total}, newest first"
     return "\n".join([*table(headers, rows), footer])
 
 
