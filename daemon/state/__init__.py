@@ -22,15 +22,8 @@ from daemon.state.codec import (
     encode_history,
     encode_pause,
 )
-from daemon.state.store import (
-    DEFAULT_AUDIT_KEEP,
-    DEFAULT_AUDIT_MAX_BYTES,
-    MAX_STATE_BYTES,
-    STATE_FILE,
-    STATE_VERSION,
-    StateError,
-    StateStore,
-)
+from daemon.state.statefile import MAX_STATE_BYTES, STATE_FILE, STATE_VERSION, StateError
+from daemon.state.store import DEFAULT_AUDIT_KEEP, DEFAULT_AUDIT_MAX_BYTES, StateStore
 
 __all__ = [
     "AUDIT_FILE",

@@ -7,74 +7,36 @@ would not read back; a failed write raises StateError and changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from daemon.logs import get_logger, log_event, redact
 from daemon.model import AuditRecord, ChannelHistory, ChannelKey, Pause
 from daemon.policy.history import HISTORY_KEEP_SECONDS, forget_old_switches
-from daemon.state.audit import AUDIT_FILE, MAX_LINE_BYTES, AuditTrail, parse_line
-from daemon.state.codec import (
-    Scrub,
-    StateDecodeError,
-    audit_of,
-    clean_text,
-    dumps,
-    encode_audit,
-    encode_history,
-    encode_pause,
-    history_of,
-    pause_of,
-    validate,
-)
+from daemon.state.audit import AUDIT_FILE, MAX_LINE_BYTES, AuditTrail
+from daemon.state.codec import Scrub, StateDecodeError, audit_of, dumps, encode_audit, validate
 from daemon.state.files import write_atomically
-from daemon.state.jsontext import JsonTextError, load_json
+from daemon.state.replay import replay_open_actions
 from daemon.state.schema import AuditDoc, StateDoc
+from daemon.state.statefile import (
+    STATE_FILE,
+    STATE_VERSION,
+    StateContents,
+    StateError,
+    contents_of,
+    encode_state,
+    read_state,
+)
 
-STATE_VERSION = 2
-STATE_FILE = "state.json"
-MAX_STATE_BYTES = 16 * 1024 * 1024
 DEFAULT_AUDIT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_AUDIT_KEEP = 4
 
 _log = get_logger(__name__)
-
-
-class StateError(Exception):
-    """The state directory or one of its files cannot be used; says which and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Memory:
-    """Everything state.json holds, as last written (or read) whole."""
-
-    global_pause: Pause | None = None
-    pauses: Mapping[ChannelKey, Pause] = field(default_factory=dict)
-    histories: Mapping[ChannelKey, ChannelHistory] = field(default_factory=dict)
-    open_actions: Mapping[str, AuditRecord] = field(default_factory=dict)
-
-
-def _refuse(path: Path, problem: str) -> StateError:
-    return StateError(
-        f"{path}: {problem}; the file was left untouched "
-        "(fix it, or move it aside to start with empty state)"
-    )
-
-
-def _memory_of(doc: StateDoc) -> _Memory:
-    return _Memory(
-        global_pause=None if doc.global_pause is None else pause_of(doc.global_pause),
-        pauses={k: pause_of(p) for k, p in doc.pauses.items()},
-        histories={k: history_of(h) for k, h in doc.histories.items()},
-        open_actions={k: audit_of(a) for k, a in doc.open_actions.items()},
-    )
 
 
 class StateStore:
@@ -94,7 +56,7 @@ class StateStore:
         self.audit_path = directory / AUDIT_FILE
         self._scrub = scrub
         self._lock = threading.RLock()
-        self._mem = _Memory()
+        self._mem = StateContents()
         self._retention: dict[ChannelKey, float] = {}
         self._dirty = False  # state.json lags memory's open actions (an index write failed)
         self._trail = AuditTrail(directory, max_bytes=audit_max_bytes, keep=audit_keep)
@@ -135,130 +97,31 @@ class StateStore:
         return store
 
     def _load_state(self) -> StateDoc | None:
-        for leftover in self.directory.glob(f".{STATE_FILE}.*.tmp"):
-            # A temp file from a crash before the rename: never the state of record.
-            leftover.unlink(missing_ok=True)
-        try:
-            with self.state_path.open("rb") as f:
-                raw = f.read(MAX_STATE_BYTES + 1)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _refuse(self.state_path, f"cannot be read: {exc.strerror or exc}") from exc
-        try:
-            data = load_json(raw, max_bytes=MAX_STATE_BYTES)
-        except JsonTextError as exc:
-            raise _refuse(self.state_path, str(exc)) from None
-        if isinstance(data, dict) and data.get("version") not in (1, STATE_VERSION):
-            shown = json.dumps(data.get("version"))[:40]
-            problem = f"version: unsupported version {shown} (this build reads 1 and 2)"
-            raise _refuse(self.state_path, problem)
-        try:
-            doc = validate(StateDoc, data)
-        except StateDecodeError as exc:
-            raise _refuse(self.state_path, str(exc)) from None
-        self._mem = _memory_of(doc)
-        self._dirty = doc.version != STATE_VERSION
+        doc = read_state(self.state_path)
+        if doc is not None:
+            self._mem = contents_of(doc)
+            self._dirty = doc.version != STATE_VERSION
         return doc
 
     def _replay(self, checkpoint: tuple[int, int] | None) -> None:
-        """Bring the open actions up to the end of the trail from where state.json left off.
-
-        Normally that is nothing or one line (a crash between an audit append and the
-        state.json write that follows it). Without a checkpoint (a first start, or a
-        version-1 state.json) it is every kept file; only lines that may open or close an
-        action are parsed, so a long trail costs a newline scan.
-        """
-        trail = self._trail
-        if checkpoint is None:
-            start = (trail.oldest_generation(), 0)
-        else:
-            generation, offset = checkpoint
-            size = trail.file_size(generation)
-            if size is None or size < offset:
-                log_event(
-                    _log,
-                    logging.WARNING,
-                    "state.audit_replay",
-                    f"{self.state_path}: the audit position it records ({generation}:{offset}) "
-                    "is not in the kept files; reading every kept file for open actions",
-                )
-                start = (trail.oldest_generation(), 0)
-            else:
-                start = (generation, offset)
-        open_actions = dict(self._mem.open_actions)
-        needles = {a_id: dumps(a_id).encode() for a_id in open_actions}
-        damaged = 0
-        for generation, offset, line in trail.lines_from(*start):
-            if line is not None and not line.strip():
-                continue
-            whole = line is not None and line.strip()[:1] == b"{" and line.strip()[-1:] == b"}"
-            if line is None or not whole:
-                trail.note_damaged(generation, offset)
-                damaged += 1
-                continue
-            if b'"started"' not in line and not any(n in line for n in needles.values()):
-                continue  # cannot open or close an action: not parsed
-            try:
-                record = parse_line(line)
-            except (JsonTextError, StateDecodeError):
-                trail.note_damaged(generation, offset)
-                damaged += 1
-                continue
-            if record.result == "started":
-                open_actions[record.id] = record
-                needles[record.id] = dumps(record.id).encode()
-            elif record.id in open_actions:
-                del open_actions[record.id]
-                del needles[record.id]
-        if open_actions != self._mem.open_actions:
-            self._mem = replace(self._mem, open_actions=open_actions)
+        opened = self._mem.open_actions
+        replayed = replay_open_actions(self._trail, opened, checkpoint, state_path=self.state_path)
+        if replayed != opened:
+            self._mem = replace(self._mem, open_actions=replayed)
             self._dirty = True
-        if damaged:
-            log_event(
-                _log,
-                logging.WARNING,
-                "state.audit_damaged",
-                f"{self.audit_path}: skipped {damaged} damaged line(s) (left in the file "
-                "untouched); new records are appended after them",
-                path=str(self.audit_path),
-                skipped=damaged,
-            )
 
     # --- writing state.json ---------------------------------------------------------------
 
-    def _write(self, mem: _Memory) -> None:
+    def _write(self, mem: StateContents) -> None:
         """Write `mem` as state.json, then make it (as read back) the memory. StateError if
         it cannot be encoded within the schema's bounds or written; memory is then unchanged."""
-        scrub = self._scrub
-        data: dict[str, Any] = {
-            "version": STATE_VERSION,
-            "global_pause": None
-            if mem.global_pause is None
-            else encode_pause(mem.global_pause, scrub),
-            "pauses": {k: encode_pause(p, scrub) for k, p in sorted(mem.pauses.items())},
-            "histories": {
-                k: encode_history(self._pruned(k, h), scrub)
-                for k, h in sorted(mem.histories.items())
-            },
-            "open_actions": {k: encode_audit(a, scrub) for k, a in mem.open_actions.items()},
-            "audit": {"generation": self._trail.generation, "offset": self._trail.size},
-        }
-        # Channel keys and action ids are keys, not values: clean them the same way.
-        for section in ("pauses", "histories", "open_actions"):
-            data[section] = {clean_text(k, scrub): v for k, v in data[section].items()}
-        try:
-            doc = validate(StateDoc, data)
-        except StateDecodeError as exc:
-            msg = f"{self.state_path}: cannot write state, nothing was changed: {exc}"
-            raise StateError(msg) from None
-        raw = (json.dumps(data, ensure_ascii=False, allow_nan=False, indent=2) + "\n").encode()
-        if len(raw) > MAX_STATE_BYTES:
-            msg = (
-                f"{self.state_path}: cannot write state, nothing was changed: it would be "
-                f"{len(raw)} bytes, over the {MAX_STATE_BYTES}-byte bound"
-            )
-            raise StateError(msg)
+        doc, raw = encode_state(
+            mem,
+            path=self.state_path,
+            scrub=self._scrub,
+            prune=self._pruned,
+            position=(self._trail.generation, self._trail.size),
+        )
         try:
             write_atomically(self.state_path, raw)
         except OSError as exc:
@@ -266,7 +129,7 @@ class StateStore:
                 f"{self.state_path}: cannot write state, nothing was changed: {exc.strerror or exc}"
             )
             raise StateError(msg) from exc
-        self._mem = _memory_of(doc)
+        self._mem = contents_of(doc)
         self._dirty = False
         for name in self._trail.prune():
             log_event(_log, logging.WARNING, "state.audit_rotate", f"cannot delete old {name}")
