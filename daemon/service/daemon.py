@@ -51,6 +51,7 @@ from daemon.rules.model import Rules
 from daemon.secrets import SecretError, resolve_api_key
 from daemon.service.recovery import interrupted_actions, settle
 from daemon.service.runtime import ChannelRuntime, SignalRef, build_runtimes
+from daemon.service.timeline import Timeline
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
 from daemon.signals import Probe, SharedMessages, build_probe
@@ -100,6 +101,7 @@ class Daemon:
         self._job_tasks: set[asyncio.Task[object]] = set()
         self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
         self._alerts = AlertBook()
+        self.timeline = Timeline()
         self._install(rules, previous=None)
 
     # ----------------------------------------------------------------- set-up
@@ -451,6 +453,7 @@ class Daemon:
         )
         previous = runtime.last_decision
         runtime.last_decision = decision
+        self.timeline.evaluated(runtime, decision)
         if decision.kind is not DecisionKind.WOULD_SWITCH:
             runtime.dry_run_target = None  # a later dry-run switch is news again
         env, channel = rule.environment, rule.channel
@@ -498,6 +501,7 @@ class Daemon:
     ) -> None:
         record = outcome.record
         rule = runtime.rule
+        self.timeline.action(runtime.key, record)
         if outcome.view is not None:
             runtime.view = outcome.view
         self._metrics.count_action(

@@ -118,7 +118,11 @@ async def run_daemon(
             daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
         )
         app = create_app(
-            control, registry=registry, api_token=settings.api_token, alert_routes=webhooks
+            control,
+            registry=registry,
+            api_token=settings.api_token,
+            alert_routes=webhooks,
+            timeline=daemon.timeline,
         )
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
