@@ -24,6 +24,7 @@ HELD_KINDS = frozenset({"hold", "wait", "not_managed"})
 NAME_CHARS = 60
 REASON_CHARS = 400
 RECENT_EVENTS = 8
+MIN_SPAN = 30.0
 
 
 def clip(text: str, limit: int) -> str:
@@ -155,7 +156,9 @@ def build_page(
     windows: tuple[str, ...],
 ) -> PageModel:
     now: float = status["now"]
-    start = min(max(now - window, status.get("started_at") or now - window), now - 60.0)
+    started = status.get("started_at") or now - window
+    # a young daemon's whole life, a little margin before its start, at least MIN_SPAN
+    start = min(max(now - window, started - 0.05 * (now - started)), now - MIN_SPAN)
     dry_run = bool(status.get("dry_run"))
     cards = tuple(
         _card(i, channel, timelines.get(channel["channel"]), now=now, start=start, dry_run=dry_run)
