@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from daemon.control import JSON
 
@@ -50,11 +51,25 @@ class Mark:
 
 
 @dataclass(frozen=True)
-class Label:
+class Band:
+    """A stretch of one health state in a row (the row gives y and height)."""
+
+    x: float
+    w: float
+    css: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One candidate's or signal's band row, with its label."""
+
     y: float
-    text: str
+    h: float
+    label: str
     title: str
     css: str
+    bands: tuple[Band, ...]
 
 
 @dataclass(frozen=True)
@@ -71,8 +86,7 @@ class Drawing:
     plot_w: float
     plot_top: float
     plot_bottom: float
-    labels: tuple[Label, ...]
-    bands: tuple[Rect, ...]
+    rows: tuple[Row, ...]
     spans: tuple[Rect, ...]
     decisions: tuple[Mark, ...]
     switches: tuple[Mark, ...]
@@ -84,29 +98,32 @@ class _Scale:
     def __init__(self, start: float, end: float) -> None:
         self.start = start
         self.end = max(end, start + 1.0)
+        self.per_second = PLOT_W / (self.end - self.start)
 
     def x(self, at: float) -> float:
-        at = min(max(at, self.start), self.end)
-        return round(PLOT_X + (at - self.start) / (self.end - self.start) * PLOT_W, 1)
+        if at <= self.start:
+            return PLOT_X
+        if at >= self.end:
+            return PLOT_X + PLOT_W
+        return round(PLOT_X + (at - self.start) * self.per_second, 1)
 
 
 def draw(channel: JSON, timeline: JSON, *, start: float, end: float) -> Drawing:
     """The timeline of one channel between `start` and `end` (epoch seconds)."""
     scale = _Scale(start, end)
     series = {(s["integration"], s["signal"]): s["points"] for s in timeline["health"]}
-    labels: list[Label] = [Label(y=TOP - 6.0, text="decisions", title="", css="label-meta")]
-    bands: list[Rect] = []
+    rows: list[Row] = []
     y = TOP
     for candidate in channel.get("candidates", []):
         name = candidate["integration"]
-        labels.append(_label(y + CANDIDATE_H - 3.0, name, "label-candidate"))
-        bands.extend(_bands(series.get((name, None), []), scale, y=y, h=CANDIDATE_H, who=name))
+        points = series.get((name, None), [])
+        rows.append(_row(y, CANDIDATE_H, name, "label-candidate", _bands(points, scale, who=name)))
         y += CANDIDATE_H + 1.0
         for signal in candidate.get("signals", []):
             sid = signal["signal"]
-            labels.append(_label(y + SIGNAL_H - 0.5, sid, "label-signal"))
             points = series.get((name, sid), [])
-            bands.extend(_bands(points, scale, y=y, h=SIGNAL_H, who=f"{name} {sid}"))
+            bands = _bands(points, scale, who=f"{name} {sid}")
+            rows.append(_row(y, SIGNAL_H, sid, "label-signal", bands))
             y += SIGNAL_H + 1.0
         y += GAP
     bottom = y
@@ -117,40 +134,40 @@ def draw(channel: JSON, timeline: JSON, *, start: float, end: float) -> Drawing:
         plot_w=PLOT_W,
         plot_top=TOP,
         plot_bottom=bottom,
-        labels=tuple(labels),
-        bands=tuple(bands),
+        rows=tuple(rows),
         spans=tuple(_spans(timeline["decisions"], scale, top=TOP, bottom=bottom)),
         decisions=tuple(_decision_marks(timeline["decisions"], scale)),
         switches=tuple(_switch_marks(timeline["actions"], scale, bottom=bottom)),
         ticks=tuple(_ticks(scale)),
-        empty=not bands and not timeline["decisions"],
+        empty=not any(r.bands for r in rows) and not timeline["decisions"],
     )
 
 
-def _label(y: float, text: str, css: str) -> Label:
+def _row(y: float, h: float, text: str, css: str, bands: tuple[Band, ...]) -> Row:
     shown = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
-    return Label(y=y, text=shown, title=text, css=css)
+    return Row(y=y, h=h, label=shown, title=text, css=css, bands=bands)
 
 
-def _bands(points: list[JSON], scale: _Scale, *, y: float, h: float, who: str) -> list[Rect]:
-    rects = []
+def _bands(points: list[JSON], scale: _Scale, *, who: str) -> tuple[Band, ...]:
+    """One band per point, from its time to the next point's (the last one to the end)."""
+    bands = []
+    ends = [p["at"] for p in points[1:]]
+    ends.append(scale.end)
+    xs = [scale.x(p["at"]) for p in points]
+    xs.append(scale.x(scale.end))
     for i, point in enumerate(points):
-        begin = point["at"]
-        finish = points[i + 1]["at"] if i + 1 < len(points) else scale.end
-        if finish <= scale.start or begin >= scale.end:
+        if ends[i] <= scale.start or point["at"] >= scale.end:
             continue
-        x0, x1 = scale.x(begin), scale.x(finish)
-        rects.append(
-            Rect(
-                x=x0,
-                y=y,
-                w=max(round(x1 - x0, 1), 0.6),
-                h=h,
-                css=f"health-{point['state']}",
-                title=f"{who}: {point['state']} from {_hms(begin)}: {point['reason']}",
+        state = point["state"]
+        bands.append(
+            Band(
+                x=xs[i],
+                w=max(round(xs[i + 1] - xs[i], 1), 0.6),
+                css=f"health-{state}",
+                title=f"{who}: {state} from {_hms(point['at'])}: {point['reason']}",
             )
         )
-    return rects
+    return tuple(bands)
 
 
 def _spans(decisions: list[JSON], scale: _Scale, *, top: float, bottom: float) -> list[Rect]:
@@ -228,5 +245,6 @@ def _ticks(scale: _Scale) -> list[Tick]:
     ]
 
 
+@lru_cache(maxsize=8192)
 def _hms(at: float) -> str:
     return time.strftime("%H:%M:%SZ", time.gmtime(at))
