@@ -80,7 +80,10 @@ async def test_each_channel_shows_state_primary_and_reason() -> None:
             {"decision": {"kind": "switch"}, "in_flight": True}, False, "acting", id="acting"
         ),
         pytest.param(
-            {"decision": {"kind": "keep"}, "in_flight": True}, False, "ok", id="reading-novu-is-ok"
+            {"decision": {"kind": "keep"}, "in_flight": True}, False, "acting", id="manual-switch"
+        ),
+        pytest.param(
+            {"decision": {"kind": "keep"}, "open_action": {"id": "1"}}, False, "acting", id="open"
         ),
         pytest.param({"decision": {"kind": "hold"}}, False, "held", id="hold"),
         pytest.param({"decision": {"kind": "wait"}}, False, "held", id="wait"),

@@ -50,12 +50,13 @@ def ago(at: float | None, now: float) -> str:
 
 
 def channel_state(channel: JSON, *, dry_run: bool) -> ChannelState:
-    """The one word a person needs first. Order matters: an action in flight, then what
-    stops automation (brake, pause), then a held switch, then dry run, else ok."""
+    """The one word a person needs first. Order matters: an action in flight (or one whose
+    outcome is still open), then what stops automation (brake, pause), then a held switch,
+    then dry run, else ok."""
     decision = channel.get("decision") or {}
     kind = decision.get("kind")
-    if channel.get("in_flight") and kind in ("switch", "would_switch"):
-        return "acting"
+    if channel.get("in_flight") or channel.get("open_action"):
+        return "acting"  # a switch is running, or its outcome is being settled
     if kind == "blocked" or (channel.get("brake") or {}).get("blocked_until") is not None:
         return "blocked"
     if kind == "paused" or channel.get("pause") is not None:
@@ -251,6 +252,12 @@ def _channel_notes(channel: JSON, *, now: float) -> list[str]:
         )
     if channel.get("cooldown_until"):
         notes.append(f"cooldown until {clock(channel['cooldown_until'])}")
+    open_action = channel.get("open_action")
+    if open_action:
+        notes.append(
+            f"action {open_action.get('from')} → {open_action.get('to')} not settled yet: "
+            f"{open_action.get('reason')}"
+        )
     retry = channel.get("action_retry")
     if retry:
         notes.append(
