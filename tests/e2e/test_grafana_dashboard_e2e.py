@@ -206,3 +206,6 @@ async def test_every_dashboard_query_parses_and_returns_data(
             if not await _query(client, prometheus, expr, instant=query.instant):
                 empty.append(f"{query.where}: {expr}")
         assert empty == [], "queries without data:\n" + "\n".join(empty)
+        # a daemon that started on valid rules says so (not only after its first reload)
+        (valid,) = await _query(client, prometheus, "novu_failover_config_valid", instant=True)
+        assert valid["value"][1] == "1"
