@@ -24,7 +24,7 @@ HELD_KINDS = frozenset({"hold", "wait", "not_managed"})
 NAME_CHARS = 60
 REASON_CHARS = 400
 RECENT_EVENTS = 8
-MIN_SPAN = 30.0
+MIN_SPAN = 10.0
 
 
 def clip(text: str, limit: int) -> str:
