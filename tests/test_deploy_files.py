@@ -778,3 +778,14 @@ def test_kustomize_builds_the_manifests_with_the_grafana_component(tmp_path: Pat
     assert configmap["metadata"]["namespace"] == NAMESPACE
     assert json.loads(configmap["data"]["novu-failover.json"]) == grafana_dashboard.load()
     assert ("Deployment", "novu-failover") in docs
+
+
+def test_the_status_page_templates_ship_in_the_package() -> None:
+    """The image installs the wheel: every template must be package data."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["daemon"]
+    templates = sorted((ROOT / "daemon" / "api" / "templates").iterdir())
+    assert templates
+    for path in templates:
+        relative = str(path.relative_to(ROOT / "daemon"))
+        assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative
