@@ -74,11 +74,14 @@ class Text:
 
     shown: str
     full: str
+    cut: bool
+    """`shown` is shorter than `full` (the page then offers the whole as a tooltip)."""
 
     @classmethod
     def of(cls, value: object, limit: int) -> Text:
         full = "" if value is None else str(value)
-        return cls(shown=clip(full, limit), full=full)
+        shown = clip(full, limit)
+        return cls(shown=shown, full=full, cut=shown != full)
 
 
 @dataclass(frozen=True)
