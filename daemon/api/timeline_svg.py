@@ -3,6 +3,10 @@ block spans, time ticks, in SVG user units. The template turns it into markup.
 
 Rows follow the status (candidates in rules order, each followed by its signals), so a
 candidate or signal removed by a reload disappears from the picture at once.
+
+The many small shapes (bands, spans, marks) are named tuples: the template unpacks them in
+field order, which renders about twice as fast as attribute look-ups for thousands of
+bands. Changing a field's position means changing timeline.svg.j2 with it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from daemon.control import JSON
 
@@ -31,8 +36,7 @@ NICE_STEPS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Rect:
+class Rect(NamedTuple):
     x: float
     y: float
     w: float
@@ -41,8 +45,7 @@ class Rect:
     title: str
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     x: float
     css: str
     title: str
@@ -50,8 +53,7 @@ class Mark:
     """An SVG path (numbers and commands only) for the mark's shape."""
 
 
-@dataclass(frozen=True)
-class Band:
+class Band(NamedTuple):
     """A stretch of one health state in a row (the row gives y and height)."""
 
     x: float
