@@ -352,9 +352,11 @@ def test_history_is_pruned_to_the_channel_retention_never_below_the_floor(
     day = 86400.0
     old, recent = _switch(T0), _switch(T0 + 10 * day)
     store.set_history("p/email", ChannelHistory(switches=(old, recent)))
-    assert store.history("p/email").switches == (recent,), "the 7-day floor by default"
-    store.set_retention({"p/email": 30 * day, "p/sms": 1.0})
+    assert store.history("p/email").switches == (old, recent), "no retention: kept as given"
+    store.set_retention({"p/email": 30 * day, "p/sms": 1.0, "p/push": 8 * day})
     store.set_history("p/email", ChannelHistory(switches=(old, recent)))
     assert store.history("p/email").switches == (old, recent), "a 30-day brake keeps 10 days"
+    store.set_history("p/push", ChannelHistory(switches=(old, recent)))
+    assert store.history("p/push").switches == (recent,), "8 days: the older one goes"
     store.set_history("p/sms", ChannelHistory(switches=(_switch(T0), _switch(T0 + 2 * day))))
     assert len(store.history("p/sms").switches) == 2, "never less than the floor"

@@ -135,8 +135,10 @@ class StateStore:
             log_event(_log, logging.WARNING, "state.audit_rotate", f"cannot delete old {name}")
 
     def _pruned(self, channel: ChannelKey, history: ChannelHistory) -> ChannelHistory:
-        keep = max(HISTORY_KEEP_SECONDS, self._retention.get(channel, HISTORY_KEEP_SECONDS))
-        return forget_old_switches(history, keep=keep)
+        keep = self._retention.get(channel)
+        if keep is None:
+            return history  # no retention given: keep what the caller kept
+        return forget_old_switches(history, keep=max(HISTORY_KEEP_SECONDS, keep))
 
     # --- pauses and histories -------------------------------------------------------------
 
@@ -182,7 +184,8 @@ class StateStore:
 
     def set_retention(self, seconds: Mapping[ChannelKey, float]) -> None:
         """How long each channel's switches are kept (see `daemon.policy.retention`); never
-        less than HISTORY_KEEP_SECONDS. Applies from the next write of that history."""
+        less than HISTORY_KEEP_SECONDS. Applies from the next write of that history; a
+        channel not named here is not pruned by the store."""
         with self._lock:
             self._retention = dict(seconds)
 
