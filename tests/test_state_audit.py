@@ -51,22 +51,25 @@ def test_events_are_newest_first_with_offset_limit_and_total(tmp_path: Path) -> 
             store.events(limit=-1)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    kinds=st.lists(st.sampled_from(["ok", "ok", "ok", "damaged", "blank"]), max_size=40),
-    max_bytes=st.integers(min_value=300, max_value=3000),
+    kinds=st.lists(
+        st.sampled_from(["ok", "ok", "ok", "damaged", "blank"]), min_size=3, max_size=30
+    ),
+    max_bytes=st.sampled_from([300, 700, 1000, 1400, 2100]),  # 1, 2, 3, 4, 6 records a file
     limit=st.integers(min_value=0, max_value=12),
-    offset=st.integers(min_value=0, max_value=45),
+    data=st.data(),
 )
 def test_a_page_is_exactly_the_entries_at_offset_across_rotated_files(
     tmp_path_factory: pytest.TempPathFactory,
     kinds: list[str],
     max_bytes: int,
     limit: int,
-    offset: int,
+    data: st.DataObject,
 ) -> None:
     """Entries (lines) are counted in total and offset; damaged and blank ones are not shown.
     Pages partition the trail, whichever files the entries are in."""
+    offset = data.draw(st.integers(min_value=0, max_value=len(kinds) + 1), label="offset")
     directory = tmp_path_factory.mktemp("trail")
     entries: list[str | None] = []
     options: dict[str, Any] = {"scrub": same, "audit_max_bytes": max_bytes, "audit_keep": 100}
@@ -85,6 +88,28 @@ def test_a_page_is_exactly_the_entries_at_offset_across_rotated_files(
         newest_first = entries[::-1]
         expected = [e for e in newest_first[offset : offset + limit] if e is not None]
         assert _ids(store, limit=limit, offset=offset) == expected
+
+
+def test_every_page_of_a_small_rotated_trail_is_exact(tmp_path: Path) -> None:
+    """All (limit, offset) pairs over 11 entries in four files, one of them damaged."""
+    size = len(_line(10))
+    options: dict[str, Any] = {"scrub": same, "audit_max_bytes": 3 * size, "audit_keep": 10}
+    entries: list[str | None] = []
+    for n in range(10, 20):
+        with StateStore.open(tmp_path, **options) as store:
+            store.record(record(n))
+        entries.append(f"act-{n}")
+        if n == 14:  # a torn line, left by a crash
+            with (tmp_path / AUDIT_FILE).open("ab") as f:
+                f.write(b"{torn\n")
+            entries.append(None)
+    assert len(_files(tmp_path)) == 4
+    newest_first = entries[::-1]
+    with StateStore.open(tmp_path, **options) as store:
+        for offset in range(len(entries) + 2):
+            for limit in range(len(entries) + 2):
+                expected = [e for e in newest_first[offset : offset + limit] if e is not None]
+                assert _ids(store, limit=limit, offset=offset) == expected, (offset, limit)
 
 
 def test_damaged_last_line_is_kept_skipped_and_appends_start_fresh(
