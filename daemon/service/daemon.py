@@ -23,6 +23,7 @@ from daemon.control import JSON, ControlError
 from daemon.logs import log_event
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView, Observation, effective_pause
+from daemon.policy import retention
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
 from daemon.service.alert_feed import AlertFeed
@@ -125,6 +126,9 @@ class Daemon:
 
     def _install(self, assembly: Assembly) -> None:
         self._assembly = assembly
+        self.store.set_retention(
+            {rule.key: retention(rule.policy) for rule in assembly.rules.channels}
+        )
         self._context.clients = assembly.clients
         self._context.actuator = self._actuator(assembly)
         self._reached = {name: self._reached.get(name) for name in assembly.rules.environments}

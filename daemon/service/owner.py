@@ -31,7 +31,7 @@ from daemon.model import (
     effective_pause,
 )
 from daemon.novu.errors import NovuError
-from daemon.policy import decide, history_keep, observe_primary, record_switch
+from daemon.policy import decide, observe_primary, record_switch, retention
 from daemon.service.context import Backoff, OwnerContext
 from daemon.service.publish import log_action, publish_decision, report_missing
 from daemon.service.runtime import ChannelRuntime, SignalRef
@@ -41,9 +41,6 @@ from daemon.state import StateError
 log = logging.getLogger("novu_failover.daemon")
 
 ACTING = (DecisionKind.SWITCH, DecisionKind.WOULD_SWITCH)
-HISTORY_FLOOR_SECONDS = 7 * 86400.0
-"""Switch history is kept at least this long (for people reading it), longer when a rule's
-brake or cooldown window needs it."""
 
 
 class ChannelOwner:
@@ -236,7 +233,7 @@ class ChannelOwner:
         """Keep a switch the daemon made (counts for cooldown and the brake)."""
         rule = self.runtime.rule
         store = self.context.state.store
-        keep = max(HISTORY_FLOOR_SECONDS, history_keep(rule.policy))
+        keep = retention(rule.policy)
         history = record_switch(store.history(self.key), switch, keep=keep)
         await self._save_history(history)
         self.context.metrics.count_switch(
