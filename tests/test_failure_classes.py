@@ -100,7 +100,7 @@ def test_a_recipient_failure_is_inconclusive_and_says_why() -> None:
     obs = Observation("canary", False, NOW, "canary error", failure_class="recipient")
     seen = counted(obs)
     assert seen.ok is None
-    assert "recipient failures do not count toward down" in seen.detail
+    assert "recipient failure, not counted toward down" in seen.detail
     outage = Observation("canary", False, NOW, "canary error", failure_class="outage")
     assert counted(outage) == outage
 

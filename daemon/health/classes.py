@@ -150,5 +150,6 @@ def counted(
     failure_class = observation.failure_class
     if observation.ok is not False or failure_class is None or failure_class in down_classes:
         return observation
-    detail = f"{observation.detail}; not counted: {failure_class} failures do not count toward down"
+    # the note first: reasons cut long details short
+    detail = f"{failure_class} failure, not counted toward down: {observation.detail}"
     return replace(observation, ok=None, detail=detail)

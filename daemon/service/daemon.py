@@ -53,7 +53,7 @@ from daemon.service.recovery import interrupted_actions, settle
 from daemon.service.runtime import ChannelRuntime, SignalRef, build_runtimes
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
-from daemon.signals import Probe, SharedMessages, build_probe
+from daemon.signals import Probe, SharedMessages, build_probe, failure_patterns, probe_jitter
 from daemon.state import StateStore
 
 log = logging.getLogger("novu_failover.daemon")
@@ -117,6 +117,7 @@ class Daemon:
             for name, env in rules.environments.items()
         }
         runtimes = build_runtimes(rules, previous)
+        patterns = failure_patterns(rules)
         probes: dict[tuple[str, SignalRef], Probe] = {}
         for key, runtime in runtimes.items():
             messages = SharedMessages(clients[runtime.rule.environment])
@@ -129,6 +130,10 @@ class Daemon:
                     environ=self._environ,
                     messages=messages,
                     provider_id=_provider_of(runtime, ref[0]),
+                    integration=ref[0],
+                    novu=clients[runtime.rule.environment],
+                    clock=self._clock,
+                    patterns=patterns,
                 )
                 if probe is not None:
                     probes[(key, ref)] = probe
@@ -228,7 +233,7 @@ class Daemon:
             spec = self._runtimes[key].entries[ref].spec
             scheduler.add_job(
                 self._job(self._probe_job),
-                IntervalTrigger(seconds=spec.interval, jitter=min(spec.interval * 0.1, 2.0)),
+                IntervalTrigger(seconds=spec.interval, jitter=probe_jitter(spec)),
                 args=(key, ref),
                 id=f"probe:{key}:{ref[0]}:{ref[1]}",
                 max_instances=1,
