@@ -46,11 +46,13 @@ from daemon.policy import (
     observe_primary,
     record_switch,
 )
+from daemon.policy.readiness import channel_readiness
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError, resolve_api_key
 from daemon.service.recovery import interrupted_actions, settle
 from daemon.service.runtime import ChannelRuntime, SignalRef, build_runtimes
+from daemon.service.signal_log import log_signal_change
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
 from daemon.signals import Probe, SharedMessages, build_probe, failure_patterns, probe_jitter
@@ -406,6 +408,7 @@ class Daemon:
         if state is None:  # rules reloaded while probing
             return
         runtime.signals[ref] = observe(state, observation)
+        log_signal_change(key, ref[0], state, runtime.signals[ref], observation)
         result: ProbeResult = _RESULTS[observation.ok]
         self._metrics.observe_signal(
             runtime.rule.environment,
@@ -414,6 +417,7 @@ class Daemon:
             ref[1],
             result=result,
             seconds=observation.latency or 0.0,
+            failure_class=observation.failure_class,
         )
         await self.evaluate(key)
 
@@ -441,6 +445,9 @@ class Daemon:
         now = self._clock.now()
         rule = runtime.rule
         health = runtime.refresh_health(now=now)
+        runtime.readiness = channel_readiness(
+            rule, view=runtime.view, signals=runtime.signals, now=now
+        )
         pause = effective_pause(
             self._store.global_pause, self._store.channel_pause(runtime.key), now
         )
@@ -453,6 +460,7 @@ class Daemon:
             started_at=self._started_at,
             now=now,
             dry_run=self._settings.dry_run,
+            readiness=runtime.readiness,
         )
         previous = runtime.last_decision
         runtime.last_decision = decision
@@ -463,6 +471,8 @@ class Daemon:
             self._metrics.set_candidate_health(
                 env, channel, candidate.integration, health[candidate.integration].state
             )
+            ready = runtime.readiness[candidate.integration].ready
+            self._metrics.set_candidate_ready(env, channel, candidate.integration, ready=ready)
             for signal_id in candidate.signal_ids():
                 state = runtime.signals[(candidate.integration, signal_id)]
                 self._metrics.set_signal_health(

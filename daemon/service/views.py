@@ -8,6 +8,7 @@ from __future__ import annotations
 from daemon.control import JSON
 from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
 from daemon.policy import brake_status, cooldown_until
+from daemon.policy.readiness import Readiness
 from daemon.service.runtime import ChannelRuntime
 from daemon.state import StateStore, encode_audit
 
@@ -52,6 +53,7 @@ def channel_json(
         signals = []
         for signal_id in candidate.signal_ids():
             state = runtime.signals[(candidate.integration, signal_id)]
+            failure = state.last_failure
             signals.append(
                 {
                     "signal": signal_id,
@@ -60,6 +62,11 @@ def channel_json(
                     "reason": state.reason,
                     "since": state.since,
                     "passive": state.passive,
+                    "last_failure": (
+                        {"at": failure.at, "failure_class": failure.failure_class}
+                        if failure is not None
+                        else None
+                    ),
                 }
             )
         candidates.append(
@@ -72,6 +79,7 @@ def channel_json(
                 "active": integration.active if integration else None,
                 "primary": bool(integration and integration.primary),
                 "conditions": len(integration.conditions) if integration else 0,
+                "readiness": _readiness_json(runtime.readiness.get(candidate.integration)),
                 "signals": signals,
             }
         )
@@ -160,6 +168,16 @@ def explain_json(
     data["policy"] = runtime.rule.policy.model_dump(mode="json")
     data["now"] = now
     return data
+
+
+def _readiness_json(readiness: Readiness | None) -> JSON:
+    if readiness is None:
+        return {"ready": None, "reasons": ["not evaluated yet"], "notes": []}
+    return {
+        "ready": readiness.ready,
+        "reasons": list(readiness.reasons),
+        "notes": list(readiness.notes),
+    }
 
 
 def _last_switch(history: ChannelHistory) -> JSON | None:
