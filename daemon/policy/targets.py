@@ -76,7 +76,13 @@ def judge(
     integration = view.find(identifier)
     if integration is None:
         return Eligibility(identifier, candidate_health, missing_refusal(identifier, view))
+    ready = None if readiness is None else readiness.get(identifier)
     if candidate_health is None or candidate_health.state is not Health.UP:
+        if ready is not None and not ready.ready and candidate_health is not None:
+            # both: the readiness reason is the shorter and says what to fix
+            state = candidate_health.state.value
+            refusal = f"{identifier} {state} and not ready: {ready.summary}"
+            return Eligibility(identifier, candidate_health, refusal)
         phrase = health_phrase(identifier, candidate_health, now=now)
         return Eligibility(identifier, candidate_health, phrase)
     notes: list[str] = []
@@ -85,7 +91,6 @@ def judge(
             return Eligibility(identifier, candidate_health, conditions_refusal(integration))
         count = plural(len(integration.conditions), "condition")
         notes.append(f"set-primary will erase {identifier}'s {count} (allowed)")
-    ready = None if readiness is None else readiness.get(identifier)
     if ready is not None and not ready.ready:
         refusal = f"{identifier} up but not ready: {ready.summary}"
         return Eligibility(identifier, candidate_health, refusal)
