@@ -263,7 +263,9 @@ def test_without_a_canary_readiness_only_asks_novu() -> None:
     ),
     primary_down=st.booleans(),
 )
-def test_property_a_target_is_always_ready(ready: dict[str, bool], primary_down: bool) -> None:
+def test_property_a_target_is_always_ready_and_the_first_ready_one(
+    ready: dict[str, bool], primary_down: bool
+) -> None:
     table = {
         name: Readiness(name, () if ok else ("canary failed 1m ago (outage)",))
         for name, ok in ready.items()
@@ -280,3 +282,9 @@ def test_property_a_target_is_always_ready(ready: dict[str, bool], primary_down:
     )
     if decision.target is not None:
         assert table[decision.target].ready
+    # and not vacuously: with the primary down, the first ready backup in order is chosen
+    ready_backups = [name for name in (SES, MAILGUN) if table[name].ready]
+    if primary_down:
+        assert decision.target == (ready_backups[0] if ready_backups else None)
+    else:
+        assert decision.target is None
