@@ -4,6 +4,7 @@ invalid recipients on the primary does not trip a failover while an outage does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,57 @@ async def test_invalid_recipients_do_not_trip_a_failover_but_an_outage_does(
         what="the failover after outage errors",
     )
     assert simulation.set_primary_targets() == ["ses-backup"]
+
+
+BUDGET_RULES = """\
+defaults: {{interval: 200ms, timeout: 100ms, fall: 2, rise: 2}}
+environments:
+  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
+channels:
+  - environment: production
+    channel: email
+    candidates:
+      - integration: sendgrid-main
+        signals: [{{http: {{url: {providers}/sendgrid/api/health}}}}]
+      - integration: ses-backup
+        signals:
+          - canary: {{workflow: canary, subscriber_id: sink, email: sink@example.test,
+                     interval: 500ms, deadline: 300ms, poll: 50ms, daily_budget: 1}}
+    policy: {{cooldown: COOLDOWN}}
+"""
+
+
+def _canary_checks(metrics: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("novu_failover_signal_checks_total{") and 'signal="canary"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_a_reload_does_not_reset_a_canarys_daily_budget(
+    world: Callable[..., Any], tmp_path: Path
+) -> None:
+    simulation, daemon, url = await world(BUDGET_RULES.replace("COOLDOWN", "0s"))
+    await until(
+        lambda: "daily budget of 1 canaries used up" in _canary_reason(daemon),
+        within=20,
+        what="the one canary of the day sent, the next one refused by the budget",
+    )
+    assert simulation.sim.triggers.triggers == 1
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules.read_text().replace("cooldown: 0s", "cooldown: 1s"))
+    assert await daemon.reload(trigger="test")
+    checks = _canary_checks(await scrape(url))
+    deadline = asyncio.get_running_loop().time() + 20
+    while _canary_checks(await scrape(url)) < checks + 2:  # the new probe ran, twice
+        assert asyncio.get_running_loop().time() < deadline, "no canary check after the reload"
+        await asyncio.sleep(0.05)
+    assert simulation.sim.triggers.triggers == 1  # still the one real message of the day
+    assert "daily budget of 1 canaries used up" in _canary_reason(daemon)
+
+
+def _canary_reason(daemon: Daemon) -> str:
+    (signal,) = candidate(daemon, "ses-backup")["signals"]
+    reason: str = signal["reason"]
+    return reason

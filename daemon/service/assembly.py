@@ -21,7 +21,7 @@ from daemon.novu.client import NovuClient
 from daemon.rules.model import Rules
 from daemon.secrets import resolve_api_key
 from daemon.service.runtime import ChannelRuntime, SignalRef
-from daemon.signals import Probe, SharedMessages, build_probe, failure_patterns
+from daemon.signals import CanaryProbe, Probe, SharedMessages, build_probe, failure_patterns
 
 ProbeKey = tuple[ChannelKey, SignalRef]
 ViewOf = Callable[[ChannelKey], ChannelView | None]
@@ -47,6 +47,7 @@ def assemble(
     metrics: Metrics,
     view_of: ViewOf,
     clock: Clock | None = None,
+    previous: Assembly | None = None,
 ) -> Assembly:
     """Clients and probes for `rules`; raises SecretError when an API key cannot be read."""
     clients = {
@@ -80,6 +81,9 @@ def assemble(
             )
             if probe is not None:
                 probes[(key, ref)] = probe
+            old = previous.probes.get((key, ref)) if previous is not None else None
+            if isinstance(probe, CanaryProbe) and isinstance(old, CanaryProbe):
+                probe.carry_budget(old)  # a reload does not reset a canary's daily budget
     return Assembly(rules=rules, clients=clients, probes=probes)
 
 

@@ -104,7 +104,12 @@ class Daemon:
         self._install(assembly)
 
     # ----------------------------------------------------------------- set-up
-    def _assemble(self, rules: Rules, runtimes: Mapping[ChannelKey, ChannelRuntime]) -> Assembly:
+    def _assemble(
+        self,
+        rules: Rules,
+        runtimes: Mapping[ChannelKey, ChannelRuntime],
+        previous: Assembly | None = None,
+    ) -> Assembly:
         return assemble(
             rules,
             runtimes,
@@ -114,6 +119,7 @@ class Daemon:
             metrics=self._metrics,
             view_of=self._view_of,
             clock=self._clock,
+            previous=previous,
         )
 
     def _actuator(self, assembly: Assembly) -> Actuator:
@@ -300,7 +306,7 @@ class Daemon:
         """Install `rules`: build first (a bad key changes nothing), then hand owners over."""
         previous = {key: owner.runtime for key, owner in self._owners.items()}
         runtimes = build_runtimes(rules, previous)
-        assembly = self._assemble(rules, runtimes)
+        assembly = self._assemble(rules, runtimes, previous=self._assembly)
         reshaped = False
         for key, owner in list(self._owners.items()):
             new = runtimes.get(key)

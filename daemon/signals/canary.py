@@ -115,6 +115,12 @@ class CanaryProbe:
     def signal(self) -> str:
         return self._signal
 
+    def carry_budget(self, previous: CanaryProbe) -> None:
+        """Keep counting against the sends of the probe this one replaces (a rules reload),
+        so a reload does not reset the daily budget."""
+        previous.budget.limit = self.budget.limit
+        self.budget = previous.budget
+
     def _to(self) -> dict[str, str]:
         spec = self._spec
         to = {"subscriberId": spec.subscriber_id}
