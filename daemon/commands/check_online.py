@@ -83,11 +83,11 @@ async def check_online(
             fetched_at=now,
             elsewhere=tuple(i for i in everything if i.channel != rule.channel),
         )
+        # no signal states: readiness judges Novu's view only; canaries are sent below
         table = channel_readiness(rule, view=view, signals={}, now=now)
         for candidate in rule.candidates:
             ready = table[candidate.integration]
-            # canary evidence is judged below, from a real send (or not at all)
-            reasons = [r for r in ready.reasons if "canary" not in r]
+            reasons = list(ready.reasons)
             where = _other_environment(candidate.integration, rule, listed)
             if where and view.find(candidate.integration) is None:
                 reasons = [f"{r} (found in environment {where})" for r in reasons]
