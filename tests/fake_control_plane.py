@@ -297,6 +297,7 @@ class FakePlane:
                             "since": s.since,
                             "passive": s.passive,
                             "last_failure": None,
+                            "last": None,
                         }
                         for s, kind in zip(health.signals, kinds, strict=True)
                     ],

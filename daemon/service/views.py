@@ -6,7 +6,14 @@ The shapes are documented in docs/api.md; the CLI renders them.
 from __future__ import annotations
 
 from daemon.control import JSON
-from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
+from daemon.model import (
+    AuditRecord,
+    ChannelHistory,
+    Decision,
+    Observation,
+    Pause,
+    effective_pause,
+)
 from daemon.policy import brake_status, cooldown_until
 from daemon.policy.readiness import Readiness
 from daemon.service.owner import ChannelOwner
@@ -30,6 +37,20 @@ def decision_json(decision: Decision | None) -> JSON | None:
         "trigger": decision.trigger,
         "evidence": list(decision.evidence),
         "drift": decision.drift,
+    }
+
+
+def observation_json(observation: Observation | None) -> JSON | None:
+    """A signal's last check: `result` ok / fail / inconclusive, its detail and latency."""
+    if observation is None:
+        return None
+    result = {True: "ok", False: "fail", None: "inconclusive"}[observation.ok]
+    return {
+        "at": observation.at,
+        "result": result,
+        "detail": observation.detail,
+        "latency": observation.latency,
+        "failure_class": observation.failure_class,
     }
 
 
@@ -66,6 +87,7 @@ def channel_json(owner: ChannelOwner, *, store: StateStore, now: float) -> JSON:
                         if failure is not None
                         else None
                     ),
+                    "last": observation_json(state.last),
                 }
             )
         candidates.append(

@@ -35,6 +35,7 @@ def test_demo_shows_failover_failback_readiness_classes_and_brake() -> None:
     before_flapping = out.split("step 6/6")[0]
     assert "step 5/6" in before_flapping
     assert not re.search(r"decision production/sms +\[switch\]", before_flapping), out
+    assert re.search(r"status page +: http://127\.0\.0\.1:\d+/ ", out), out
     assert "/v1/status" in out
     assert "/metrics" in out
     assert re.search(r"email +failover +sendgrid-main -> ses-backup: ok", out), out
