@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from daemon import __version__
 from daemon.logs import redact
-from daemon.model import AuditResult, DecisionKind, Health, Trigger
+from daemon.model import AuditResult, DecisionKind, FailureClass, Health, Trigger
 
 PREFIX = "novu_failover_"
 
@@ -100,6 +100,20 @@ class Metrics:
                 "candidate_health",
                 "Health of a candidate: 1 for its current state (up, down, unknown), 0 otherwise.",
                 (*candidate, "state"),
+            )
+        )
+        self.signal_failures = counter(
+            "signal_failures_total",
+            "Failed signal checks by failure class (recipient, credentials, quota, outage, "
+            "unknown); recipient failures do not count toward down by default.",
+            (*signal, "failure_class"),
+        )
+        self._candidate_ready = _ChannelGauge(
+            gauge(
+                "candidate_ready",
+                "1 if the candidate may become the primary (exists, right channel, no "
+                "conditions to erase, recent canary success where configured), else 0.",
+                candidate,
             )
         )
         self._primary = _ChannelGauge(
@@ -186,10 +200,14 @@ class Metrics:
         *,
         result: SignalResult,
         seconds: float | None,
+        failure_class: FailureClass | None = None,
     ) -> None:
-        """One check of one signal finished; `seconds=None` when it never ran (e.g. skipped)."""
+        """One check of one signal finished; `seconds=None` when it never ran (e.g. skipped).
+        A failure with a class is also counted by class."""
         labels = tuple(_label(v) for v in (environment, channel, integration, signal))
         self.signal_checks.labels(*labels, result).inc()
+        if result == "fail" and failure_class is not None:
+            self.signal_failures.labels(*labels, failure_class).inc()
         if seconds is not None:
             self.signal_check_duration.labels(*labels).observe(seconds)
 
@@ -206,6 +224,12 @@ class Metrics:
         labels = tuple(_label(v) for v in (environment, channel, integration))
         for each in Health:
             self._candidate_health.set((*labels, each.value), 1 if each is state else 0)
+
+    def set_candidate_ready(
+        self, environment: str, channel: str, integration: str, *, ready: bool
+    ) -> None:
+        labels = tuple(_label(v) for v in (environment, channel, integration))
+        self._candidate_ready.set(labels, 1 if ready else 0)
 
     def set_primary(
         self, environment: str, channel: str, integration: str | None, *, candidates: Iterable[str]
@@ -275,6 +299,7 @@ class Metrics:
         for tracked in (
             self._signal_health,
             self._candidate_health,
+            self._candidate_ready,
             self._primary,
             self._blocked,
             self._paused,

@@ -40,6 +40,7 @@ from daemon.service.runtime import ChannelRuntime, build_runtimes
 from daemon.service.timeline import Timeline
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
+from daemon.signals import probe_jitter
 from daemon.state import StateStore
 
 log = logging.getLogger("novu_failover.daemon")
@@ -105,7 +106,12 @@ class Daemon:
         self._install(assembly)
 
     # ----------------------------------------------------------------- set-up
-    def _assemble(self, rules: Rules, runtimes: Mapping[ChannelKey, ChannelRuntime]) -> Assembly:
+    def _assemble(
+        self,
+        rules: Rules,
+        runtimes: Mapping[ChannelKey, ChannelRuntime],
+        previous: Assembly | None = None,
+    ) -> Assembly:
         return assemble(
             rules,
             runtimes,
@@ -114,6 +120,8 @@ class Daemon:
             rules_dir=self._rules_path.parent,
             metrics=self._metrics,
             view_of=self._view_of,
+            clock=self._clock,
+            previous=previous,
         )
 
     def _actuator(self, assembly: Assembly) -> Actuator:
@@ -196,7 +204,7 @@ class Daemon:
                 self._probe,
                 key,
                 ref,
-                jitter=min(spec.interval * 0.1, 2.0),
+                jitter=probe_jitter(spec),
                 first_within=min(spec.interval, FIRST_PROBE_SPREAD),
             )
         interval = self.rules.defaults.interval
@@ -241,6 +249,7 @@ class Daemon:
             ref[1],
             result=probe_result(observation.ok),
             seconds=observation.latency or 0.0,
+            failure_class=observation.failure_class,
         )
         owner.kick()
 
@@ -307,7 +316,7 @@ class Daemon:
         """Install `rules`: build first (a bad key changes nothing), then hand owners over."""
         previous = {key: owner.runtime for key, owner in self._owners.items()}
         runtimes = build_runtimes(rules, previous)
-        assembly = self._assemble(rules, runtimes)
+        assembly = self._assemble(rules, runtimes, previous=self._assembly)
         reshaped = False
         for key, owner in list(self._owners.items()):
             new = runtimes.get(key)

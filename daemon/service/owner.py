@@ -32,10 +32,12 @@ from daemon.model import (
 )
 from daemon.novu.errors import NovuError
 from daemon.policy import decide, observe_primary, record_switch, retention
+from daemon.policy.readiness import channel_readiness
 from daemon.service.context import Backoff, OwnerContext
 from daemon.service.publish import log_action, publish_decision, report_missing
 from daemon.service.runtime import ChannelRuntime, SignalRef
 from daemon.service.settlement import OpenAction, Settled, settle
+from daemon.service.signal_log import log_signal_change
 from daemon.state import StateError
 
 log = logging.getLogger("novu_failover.daemon")
@@ -79,6 +81,8 @@ class ChannelOwner:
         if state is None:
             return False
         self.runtime.signals[ref] = observe(state, observation)
+        if not state.passive:  # alert signals are logged by the alert feed
+            log_signal_change(self.key, ref[0], state, self.runtime.signals[ref], observation)
         return True
 
     def kick(self) -> asyncio.Task[None] | None:
@@ -134,6 +138,9 @@ class ChannelOwner:
         runtime = self.runtime
         state = self.context.state.store
         health = runtime.refresh_health(now=now)
+        runtime.readiness = channel_readiness(
+            runtime.rule, view=runtime.view, signals=runtime.signals, now=now
+        )
         pause = effective_pause(state.global_pause, state.channel_pause(runtime.key), now)
         decision = decide(
             runtime.rule,
@@ -144,6 +151,7 @@ class ChannelOwner:
             started_at=self.context.started_at,
             now=now,
             dry_run=self.context.dry_run,
+            readiness=runtime.readiness,
         )
         if decision.kind is not DecisionKind.WOULD_SWITCH:
             runtime.dry_run_target = None  # a later dry-run switch is news again

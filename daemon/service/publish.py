@@ -38,6 +38,9 @@ def publish_decision(
         health = runtime.health.get(candidate.integration)
         if health is not None:
             metrics.set_candidate_health(env, channel, candidate.integration, health.state)
+        ready = runtime.readiness.get(candidate.integration)
+        if ready is not None:
+            metrics.set_candidate_ready(env, channel, candidate.integration, ready=ready.ready)
         for signal_id in candidate.signal_ids():
             state = runtime.signals[(candidate.integration, signal_id)]
             metrics.set_signal_health(env, channel, candidate.integration, signal_id, state.state)

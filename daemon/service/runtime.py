@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from daemon.health import SignalState, candidate_health, new_signal_state, signal_health
 from daemon.model import CandidateHealth, ChannelView, Decision
+from daemon.policy.readiness import Readiness
 from daemon.rules.model import ChannelRule, Rules, SignalEntry
 
 SignalRef = tuple[str, str]
@@ -29,6 +30,8 @@ class ChannelRuntime:
     """Candidates Novu does not know (reported once per change)."""
     dry_run_target: str | None = None
     """The target of the last dry-run switch recorded, so it is audited once, not per tick."""
+    readiness: dict[str, Readiness] = field(default_factory=dict)
+    """Each candidate's readiness at the last evaluation (`daemon.policy.readiness`)."""
 
     @property
     def key(self) -> str:
