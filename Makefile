@@ -29,6 +29,7 @@ test: lint
 # (Debian package; .ci/run installs it); without it that figure has no baseline.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/page.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

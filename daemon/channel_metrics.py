@@ -1,6 +1,6 @@
 """Channel state as Prometheus gauges, rendered at scrape time from the daemon's own state.
 
-Health, primary, pause, brake and last evaluation describe *state*: a custom collector
+Health, readiness, primary, pause, brake and last evaluation describe *state*: a custom collector
 (client_python's `Collector.collect()`) reads them from the channels when Prometheus
 scrapes, instead of gauges set series by series on every evaluation and forgotten by hand
 when a reload removes a channel. A removed channel simply is not in the next scrape.
@@ -39,6 +39,8 @@ class ChannelSample:
     paused: bool
     blocked: bool
     evaluated_at: float | None
+    ready: Sequence[tuple[str, bool]] = ()
+    """(integration, may become the primary) per candidate judged at the last evaluation."""
 
 
 ChannelSource = Callable[[], Iterable[ChannelSample]]
@@ -58,7 +60,7 @@ class ChannelStateCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         families = self._families()
-        signal, candidate, primary, blocked, paused, evaluated = families
+        signal, candidate, ready, primary, blocked, paused, evaluated = families
         for sample in self._source() if self._source is not None else ():
             channel = [sample.environment, sample.channel]
             for integration, signal_id, state in sample.signals:
@@ -71,6 +73,8 @@ class ChannelStateCollector(Collector):
                 for each in _STATES:
                     value = 1 if each is health else 0
                     candidate.add_metric([*channel, integration, each.value], value)
+            for integration, is_ready in sample.ready:
+                ready.add_metric([*channel, integration], 1 if is_ready else 0)
             if sample.primary_known:
                 names = [name for name, _ in sample.candidates]
                 if sample.primary is not None and sample.primary not in names:
@@ -101,6 +105,12 @@ class ChannelStateCollector(Collector):
                 "candidate_health",
                 "Health of a candidate: 1 for its current state (up, down, unknown), 0 otherwise.",
                 [*candidate, "state"],
+            ),
+            gauge(
+                "candidate_ready",
+                "1 if the candidate may become the primary (exists, right channel, no "
+                "conditions to erase, recent canary success where configured), else 0.",
+                candidate,
             ),
             gauge(
                 "primary",

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from daemon import __version__
 from daemon.channel_metrics import ChannelSource, ChannelStateCollector
 from daemon.logs import redact, secrets_version
-from daemon.model import AuditResult, DecisionKind, Trigger
+from daemon.model import AuditResult, DecisionKind, FailureClass, Trigger
 
 PREFIX = "novu_failover_"
 
@@ -83,6 +83,12 @@ class Metrics:
             list(signal),
             buckets=SIGNAL_BUCKETS,
             registry=registry,
+        )
+        self.signal_failures = counter(
+            "signal_failures_total",
+            "Failed signal checks by failure class (recipient, credentials, quota, outage, "
+            "unknown); recipient failures do not count toward down by default.",
+            (*signal, "failure_class"),
         )
         self.switches = counter(
             "switches_total",
@@ -160,10 +166,14 @@ class Metrics:
         *,
         result: SignalResult,
         seconds: float | None,
+        failure_class: FailureClass | None = None,
     ) -> None:
-        """One check of one signal finished; `seconds=None` when it never ran (e.g. skipped)."""
+        """One check of one signal finished; `seconds=None` when it never ran (e.g. skipped).
+        A failure with a class is also counted by class."""
         labels = tuple(_label(v) for v in (environment, channel, integration, signal))
         self.signal_checks.labels(*labels, result).inc()
+        if result == "fail" and failure_class is not None:
+            self.signal_failures.labels(*labels, failure_class).inc()
         if seconds is not None:
             self.signal_check_duration.labels(*labels).observe(seconds)
 
@@ -223,6 +233,12 @@ class Metrics:
     def state_write_failed(self) -> None:
         """A write to STATE_DIR (state.json or the audit trail) failed."""
         self.state_write_errors.inc()
+
+    def rules_loaded(self, *, now: float) -> None:
+        """The rules the process started with are valid (it does not start otherwise);
+        reloads are counted by `config_reload`."""
+        self.config_valid.set(1)
+        self.config_last_reload_success.set(now)
 
     def config_reload(self, ok: bool, *, now: float) -> None:
         self.config_reloads.labels("ok" if ok else "error").inc()

@@ -20,6 +20,22 @@ def channel_key(environment: str, channel: str) -> ChannelKey:
     return f"{environment}/{channel}"
 
 
+FailureClass = Literal["recipient", "credentials", "quota", "outage", "unknown"]
+"""Why a delivery or probe failed, as far as failing over is concerned (docs/signals.md)."""
+FAILURE_CLASSES: tuple[FailureClass, ...] = (
+    "recipient",
+    "credentials",
+    "quota",
+    "outage",
+    "unknown",
+)
+DEFAULT_DOWN_CLASSES: frozenset[FailureClass] = frozenset(
+    {"credentials", "quota", "outage", "unknown"}
+)
+"""The classes a failover can help with: every one but `recipient` (a bad address or number
+fails through any provider)."""
+
+
 class Health(StrEnum):
     UP = "up"
     DOWN = "down"
@@ -35,6 +51,8 @@ class Observation:
     at: float
     detail: str
     latency: float | None = None
+    failure_class: FailureClass | None = None
+    """For a failure: what kind (recipient, credentials, quota, outage, unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +97,8 @@ class ChannelView:
     channel: str
     integrations: tuple[Integration, ...]
     fetched_at: float
+    elsewhere: tuple[Integration, ...] = ()
+    """The environment's integrations of other channels (to say "wrong channel")."""
 
     @property
     def primary(self) -> Integration | None:
@@ -87,6 +107,10 @@ class ChannelView:
 
     def find(self, identifier: str) -> Integration | None:
         return next((i for i in self.integrations if i.identifier == identifier), None)
+
+    def find_elsewhere(self, identifier: str) -> Integration | None:
+        """The integration of another channel with this identifier, if Novu has one."""
+        return next((i for i in self.elsewhere if i.identifier == identifier), None)
 
 
 class DecisionKind(StrEnum):
@@ -206,3 +230,5 @@ class Message:
     status: str
     created_at: float
     error_id: str | None = None
+    error_text: str | None = None
+    transaction_id: str | None = None

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     shutdown_timeout: Seconds = 10.0
     reload_poll: Seconds = 2.0
     """Seconds between checks of the rules file for changes."""
+    audit_max_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024, le=2**40)
+    """audit.jsonl is rotated when a record would take it past this size (docs/state.md)."""
+    audit_keep: int = Field(default=4, ge=0, le=1000)
+    """How many rotated audit files are kept besides audit.jsonl; older ones are deleted."""
 
     @field_validator("listen")
     @classmethod

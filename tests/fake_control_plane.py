@@ -53,6 +53,8 @@ class FakeChannel:
     cooldown_until: float | None = None
     view_at: float | None = None
     novu_error: str | None = None
+    not_ready: dict[str, list[str]] = field(default_factory=dict)
+    """Readiness reasons per candidate (a candidate missing in Novu is never ready)."""
 
     @property
     def key(self) -> str:
@@ -171,6 +173,7 @@ def sample_channels(now: float = START) -> list[FakeChannel]:
         brake_count=1,
         cooldown_until=now + 240,
         view_at=now - 10,
+        not_ready={"mailgun-spare": ["no canary delivered yet"]},
     )
     sms = FakeChannel(
         environment="production",
@@ -260,6 +263,13 @@ class FakePlane:
         self.audit.append(record)
         return record
 
+    @staticmethod
+    def _readiness(channel: FakeChannel, identifier: str) -> JSON:
+        reasons = list(channel.not_ready.get(identifier, []))
+        if identifier not in channel.integrations:
+            reasons.insert(0, f"{identifier} is not an integration of {channel.key} in Novu")
+        return {"ready": not reasons, "reasons": reasons, "notes": []}
+
     def _channel_json(self, channel: FakeChannel) -> JSON:
         now = self.clock.now()
         primary = channel.primary
@@ -277,6 +287,7 @@ class FakePlane:
                     "active": integration.active if integration else None,
                     "primary": bool(integration and integration.primary),
                     "conditions": len(integration.conditions) if integration else 0,
+                    "readiness": self._readiness(channel, health.integration),
                     "signals": [
                         {
                             "signal": s.signal,
@@ -285,6 +296,8 @@ class FakePlane:
                             "reason": s.reason,
                             "since": s.since,
                             "passive": s.passive,
+                            "last_failure": None,
+                            "last": None,
                         }
                         for s, kind in zip(health.signals, kinds, strict=True)
                     ],

@@ -32,7 +32,7 @@ def test_valid_rules_print_a_summary_and_exit_0(capsys: pytest.CaptureFixture[st
     assert err == ""
     lines = out.splitlines()
     assert lines[0].startswith("settings: listen 127.0.0.1:9555, state_dir state")
-    assert lines[1] == f"{EXAMPLE}: valid: 1 environment, 2 channels, 5 candidates, 14 signals"
+    assert lines[1] == f"{EXAMPLE}: valid: 1 environment, 2 channels, 5 candidates, 15 signals"
     assert "  production/email" in lines
     assert "  production/sms" in lines
 

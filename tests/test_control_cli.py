@@ -114,7 +114,8 @@ def _free_port() -> int:
     return port
 
 
-EXPECTED_STATUS = """\
+EXPECTED_STATUS = (
+    """\
 novu-failover 0.1.0, up 1h
 rules /etc/novu-failover/rules.yaml (loaded 1h ago)
 
@@ -125,11 +126,13 @@ production/email
   brake     1/3 switches in 1h
   cooldown  until 2023-11-14 22:17:20Z (in 4m)
   switched  failback ses-backup -> sendgrid-main (6m ago)
-  CANDIDATE        STATE    SINCE    ACTIVE  REASON
-  * sendgrid-main  down     2m ago   yes     statuspage: Mail Sending is major_outage
-    ses-backup     up       50m ago  yes     novu_delivery: 2% failures in 5m (50 messages)
-    mailgun-spare  unknown  -        no      no evidence yet
-
+  CANDIDATE        STATE    SINCE    ACTIVE  READY  REASON
+  * sendgrid-main  down     2m ago   yes     yes    statuspage: Mail Sending is major_outage
+    ses-backup     up       50m ago  yes     yes    novu_delivery: 2% failures in 5m (50 messages)
+"""
+    "    mailgun-spare  unknown  -        no      no     "
+    "no evidence yet | not ready: no canary delivered yet\n"
+    """
 production/sms
   primary   twilio-main  inactive!
   decision  blocked: brake: 3 switches in the last 1h; acknowledge to allow more (30s ago)
@@ -138,10 +141,12 @@ production/sms
   cooldown  -
   switched  -
   novu      ERROR GET /v1/integrations -> 503 (attempt 3/3) (last good view 1m10s ago)
-  CANDIDATE        STATE  SINCE   ACTIVE   REASON
-  * twilio-main    up     2h ago  no       statuspage: SMS is operational
-    vonage-backup  up     2h ago  missing  http: 200 in 40ms
+  CANDIDATE        STATE  SINCE   ACTIVE   READY  REASON
+  * twilio-main    up     2h ago  no       yes    statuspage: SMS is operational
 """
+    "    vonage-backup  up     2h ago  missing  no     http: 200 in 40ms | "
+    "not ready: vonage-backup is not an integration of production/sms in Novu\n"
+)
 
 
 def test_status_renders_a_table_per_channel(daemon: Served, cli: Cli) -> None:
@@ -285,6 +290,7 @@ def test_explain_tells_the_story_of_a_channel(daemon: Served, cli: Cli) -> None:
         "  ses-backup: up since 50m ago: novu_delivery: 2% failures in 5m (50 messages)\n"
         "    - novu_delivery [novu_delivery]: up since 50m ago: 2% failures in 5m (50 messages)\n"
         "  mailgun-spare (inactive): unknown since -: no evidence yet\n"
+        "    not ready: no canary delivered yet\n"
         "    - http [http]: unknown since -: no evidence yet\n"
         "\n"
         "Timers:\n"

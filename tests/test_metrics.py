@@ -63,9 +63,19 @@ def sample(
     paused: bool = False,
     blocked: bool = True,
     evaluated_at: float | None = 1_700_000_000.0,
+    ready: tuple[tuple[str, bool], ...] = (("sendgrid-main", True), ("ses-backup", False)),
 ) -> ChannelSample:
     return ChannelSample(
-        ENV, channel, candidates, signals, primary, primary_known, paused, blocked, evaluated_at
+        ENV,
+        channel,
+        candidates,
+        signals,
+        primary,
+        primary_known,
+        paused,
+        blocked,
+        evaluated_at,
+        ready,
     )
 
 
@@ -159,6 +169,18 @@ def test_candidate_health_is_a_state_set_once_judged(
     assert value(registry, "candidate_health", **labels, state="unknown") == 0
     not_yet = {"environment": ENV, "channel": CHAN, "integration": "mailgun", "state": "unknown"}
     assert value(registry, "candidate_health", **not_yet) is None
+
+
+def test_candidate_ready_is_one_series_per_judged_candidate(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    channels = Channels(metrics)
+    channels.now = [sample(ready=(("sendgrid-main", True), ("ses-backup", False)))]
+    ch = {"environment": ENV, "channel": CHAN}
+    assert value(registry, "candidate_ready", **ch, integration="sendgrid-main") == 1
+    assert value(registry, "candidate_ready", **ch, integration="ses-backup") == 0
+    channels.now = [sample(ready=())]
+    assert value(registry, "candidate_ready", **ch, integration="ses-backup") is None
 
 
 def test_primary_marks_one_integration_and_follows_the_state(

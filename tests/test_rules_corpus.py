@@ -47,9 +47,17 @@ EXPECTED: dict[str, Expected] = {
         (3, "environments.production", "give exactly one of api_key_env or api_key_file"),
         (5, "environments.production.api_key", "did you mean 'api_key_env'?"),
         (14, f"{_SIGNAL}[0].http.tmeout", "unknown key 'tmeout' (did you mean 'timeout'?"),
-        (15, f"{_SIGNAL}[1].smtp", "allowed: http, statuspage, novu_delivery, prometheus, alert"),
+        (
+            15,
+            f"{_SIGNAL}[1].smtp",
+            "allowed: http, statuspage, novu_delivery, prometheus, alert, canary",
+        ),
         (17, "channels[0].policy.cooldwn", "unknown key 'cooldwn' (did you mean 'cooldown'?"),
-        (18, "verbose", "unknown key 'verbose' (allowed: defaults, environments, channels)"),
+        (
+            18,
+            "verbose",
+            "unknown key 'verbose' (allowed: defaults, environments, channels, failure_classes)",
+        ),
     ],
     "missing_keys.yaml": [
         (2, "environments.production", "missing required key 'api_url'"),

@@ -29,7 +29,7 @@ def _summary(environ: dict[str, str], *, force_dry_run: bool = False) -> str:
 def test_summary_lists_environments_channels_candidates_in_order_and_policy() -> None:
     text = _summary(ALL_SET)
     lines = text.splitlines()
-    assert lines[0] == "rules.yaml: valid: 1 environment, 2 channels, 5 candidates, 14 signals"
+    assert lines[0] == "rules.yaml: valid: 1 environment, 2 channels, 5 candidates, 15 signals"
     assert "  production: https://api.novu.co, API key from $NOVU_API_KEY" in lines
     email = lines.index("  production/email")
     assert lines[email + 1].split() == [
@@ -51,9 +51,14 @@ def test_summary_lists_environments_channels_candidates_in_order_and_policy() ->
     assert "failback off" in text
 
 
-def test_with_every_secret_present_only_the_offline_note_remains_and_no_value_shows() -> None:
+def test_with_every_secret_present_only_the_notes_remain_and_no_value_shows() -> None:
+    """What stays: each canary is a real message (said plainly), and the offline note."""
     text = _summary(ALL_SET)
-    assert text.endswith(f"warnings (1):\n  - {OFFLINE_NOTE}")
+    canary = (
+        "production/email ses-backup signal canary: sends a real message to "
+        "canary@sink.example.com every 15m (up to 96 a day; budget 100)"
+    )
+    assert text.endswith(f"warnings (2):\n  - {canary}\n  - {OFFLINE_NOTE}")
     for value in ALL_SET.values():
         assert value not in text
 

@@ -145,6 +145,11 @@ async def test_a_primary_changed_by_a_person_in_novu_is_respected(
         within=5,
         what="the daemon to see the new primary",
     )
+    # The view shows the new primary before the drift is on disk (state is written first,
+    # then kept in memory): wait for the history write too.
+    await until(
+        lambda: channel(daemon)["last_switch"] is not None, within=5, what="the drift recorded"
+    )
     status = channel(daemon)
     assert status["last_switch"] == {
         "at": status["last_switch"]["at"],

@@ -126,6 +126,34 @@ async def _messages_empty(w: World) -> httpx.Response:
     return await w.client.get("/v1/messages", params={"channel": "push"})
 
 
+CANARY_TRIGGER = {
+    "name": "canary",
+    "to": {"subscriberId": "canary-sink", "email": "canary@sink.example.test"},
+    "transactionId": "canary-1",
+    "overrides": {"email": {"integrationIdentifier": "ses-backup"}},
+}
+
+
+async def _trigger(w: World) -> httpx.Response:
+    return await w.client.post(
+        "/v1/events/trigger", json=CANARY_TRIGGER, headers={"idempotency-key": "canary-1"}
+    )
+
+
+async def _trigger_unknown_workflow(w: World) -> httpx.Response:
+    w.sim.triggers.configure({"workflows": {"other": ["email"]}})
+    return await w.client.post("/v1/events/trigger", json=CANARY_TRIGGER)
+
+
+async def _messages_of_transaction(w: World) -> httpx.Response:
+    w.sim.triggers.configure({"outcomes": {"ses-backup": "credentials"}, "message_delay": 0})
+    await w.client.post("/v1/events/trigger", json=CANARY_TRIGGER)
+    w.sim.send("email")
+    return await w.client.get(
+        "/v1/messages", params={"channel": "email", "transactionId": "canary-1"}
+    )
+
+
 async def _bad_id(w: World) -> httpx.Response:
     return await w.client.post("/v1/integrations/not-a-mongo-id/set-primary")
 
@@ -244,6 +272,9 @@ SCENARIOS: list[tuple[str, Scenario, int]] = [
     ("put-blank-credentials", _put_blank_credentials, 200),
     ("messages", _messages, 200),
     ("messages-empty", _messages_empty, 200),
+    ("trigger", _trigger, 201),
+    ("422-trigger-unknown-workflow", _trigger_unknown_workflow, 422),
+    ("messages-of-transaction", _messages_of_transaction, 200),
     ("400-bad-id", _bad_id, 400),
     ("400-in-app", _in_app, 400),
     ("400-bad-json", _bad_put_body, 400),  # the request itself breaks the contract

@@ -1,17 +1,23 @@
-"""`novu-failover check`: validate rules.yaml and the settings without touching Novu.
+"""`novu-failover check`: validate rules.yaml and the settings; `--online` also against Novu.
 
 Exit 0 with a summary on stdout when both are valid; exit 2 with every problem on
-stderr, one per line, each naming its file and line or its environment variable.
+stderr, one per line, each naming its file and line or its environment variable. With
+`--online` every candidate is looked up in the live Novu (`daemon.commands.check_online`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from pathlib import Path
 
+import httpx
+
+from daemon.commands.check_online import check_online
 from daemon.rules.loader import RulesError, load_rules
+from daemon.rules.model import Rules
 from daemon.rules.summary import summarize
 from daemon.settings import ENV_PREFIX, Settings, SettingsError, load_settings, unknown_variables
 
@@ -35,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         default=None,
         metavar="PATH",
         help=f"the rules file (default: ${ENV_PREFIX}RULES, else rules.yaml)",
+    )
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="also check every candidate against the live Novu (exists, channel, readiness)",
+    )
+    parser.add_argument(
+        "--canaries",
+        action="store_true",
+        help="with --online, send each configured canary once (each is a real message)",
     )
 
 
@@ -75,7 +91,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"settings warnings ({len(extra)}):")
         for warning in extra:
             print(f"  - {warning}")
+    if args.online:
+        return asyncio.run(_online(rules, base_dir=path.parent, canaries=args.canaries))
     return EXIT_OK
+
+
+async def _online(rules: Rules, *, base_dir: Path, canaries: bool) -> int:
+    async with httpx.AsyncClient() as http:
+        report = await check_online(
+            rules, environ=os.environ, base_dir=base_dir, http=http, canaries=canaries
+        )
+    print("online:")
+    for line in report.lines:
+        print(f"  {line}")
+    if not report.problems:
+        return EXIT_OK
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    noun = "problem" if len(report.problems) == 1 else "problems"
+    print(f"{len(report.problems)} {noun} found in Novu", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def _rules_path(given: Path | None, settings: Settings | None) -> Path:

@@ -94,17 +94,35 @@ def _active(candidate: JSON) -> str:
     return "yes" if candidate.get("active") else "no"
 
 
+def _ready(candidate: JSON) -> str:
+    ready = (candidate.get("readiness") or {}).get("ready")
+    return "-" if ready is None else "yes" if ready else "no"
+
+
+def _not_ready(candidate: JSON) -> str:
+    readiness = candidate.get("readiness") or {}
+    if readiness.get("ready") is not False:
+        return ""
+    return "; ".join(str(r) for r in readiness.get("reasons") or [])
+
+
 def _candidate_rows(candidates: Sequence[JSON], now: float) -> list[list[str]]:
-    return [
-        [
-            ("* " if c.get("primary") else "  ") + str(c.get("integration")),
-            str(c.get("state")),
-            ago(c.get("since"), now),
-            _active(c),
-            str(c.get("reason") or ""),
-        ]
-        for c in candidates
-    ]
+    rows = []
+    for c in candidates:
+        reason = str(c.get("reason") or "")
+        if not_ready := _not_ready(c):
+            reason = f"{reason} | not ready: {not_ready}"
+        rows.append(
+            [
+                ("* " if c.get("primary") else "  ") + str(c.get("integration")),
+                str(c.get("state")),
+                ago(c.get("since"), now),
+                _active(c),
+                _ready(c),
+                reason,
+            ]
+        )
+    return rows
 
 
 def _switch_text(switch: JSON | None, now: float) -> str:
@@ -169,7 +187,7 @@ def render_status(status: JSON) -> str:
         lines += ["", str(channel.get("channel"))]
         lines += [f"  {name:<9} {value}" for name, value in rows]
         lines += table(
-            ["CANDIDATE", "STATE", "SINCE", "ACTIVE", "REASON"],
+            ["CANDIDATE", "STATE", "SINCE", "ACTIVE", "READY", "REASON"],
             _candidate_rows(channel.get("candidates") or [], now),
             indent="  ",
         )
@@ -209,7 +227,11 @@ def render_events(page: JSON) -> str:
             ]
         )
     headers = ["TIME (UTC)", "CHANNEL", "ACTION", "FROM -> TO", "RESULT", "REASON"]
-    footer = f"events {offset + 1}-{offset + len(events)} of {total}, newest first"
+    # offset and total count entries (lines of the trail); a damaged one is never shown, so
+    # a page may hold fewer events than the entries it covers: show the range it covers.
+    limit = max(page.get("limit", len(events)), len(events))
+    last = min(offset + limit, total) if isinstance(total, int) else offset + len(events)
+    footer = f"events {offset + 1}-{last} of {total}, newest first"
     return "\n".join([*table(headers, rows), footer])
 
 
@@ -282,12 +304,20 @@ def render_explain(explain: JSON) -> str:
             f"  {candidate.get('integration')}{label}: {candidate.get('state')} "
             f"since {ago(candidate.get('since'), now)}: {candidate.get('reason')}"
         )
+        if not_ready := _not_ready(candidate):
+            lines.append(f"    not ready: {not_ready}")
         for signal in candidate.get("signals") or []:
             passive = ", passive" if signal.get("passive") else ""
+            failure = signal.get("last_failure") or {}
+            last = (
+                f" (last failure: {failure['failure_class']} {ago(failure.get('at'), now)})"
+                if failure.get("failure_class")
+                else ""
+            )
             lines.append(
                 f"    - {signal.get('signal')} [{signal.get('kind')}{passive}]: "
                 f"{signal.get('state')} since {ago(signal.get('since'), now)}: "
-                f"{signal.get('reason')}"
+                f"{signal.get('reason')}{last}"
             )
     timers = explain.get("timers") or {}
     lines += ["", "Timers:"]

@@ -2,8 +2,10 @@
 
 Starts the Novu simulator and simulated providers, runs the real daemon against them with
 the bundled demo rules, and plays a timeline: all healthy; SendGrid goes down and email
-fails over; SendGrid recovers and email fails back after the delay; Twilio flaps and the
-brake stops the ping-pong. Exits 0 when the story played out, 1 if the daemon misbehaved.
+fails over; SendGrid recovers and email fails back after the delay; SES's credentials
+expire, its canary fails and the daemon refuses it as a target; a burst of invalid phone
+numbers does not move SMS; Twilio flaps and the brake stops the ping-pong. Exits 0 when
+the story played out, 1 if the daemon misbehaved.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from daemon.durations import format_duration
 from daemon.logs import configure_logging
 from daemon.service.server import Running, run_daemon
 from daemon.settings import load_settings
-from daemon.sim import serve_simulation
+from daemon.sim import NovuSimulator, serve_simulation
 
 DEMO_API_KEY_ENV = "DEMO_NOVU_API_KEY"
 
@@ -62,9 +64,23 @@ def render_rules(*, novu_url: str, providers_url: str, scale: float) -> str:
         timeout=dur(min(1.0, interval / 2)),
         cooldown=dur(5.0 * scale),
         brake_per=dur(600.0 * scale),
-        failback=dur(15.0 * scale),
+        failback=dur(10.0 * scale),
         sms_failback=dur(1.0 * scale),
+        canary_interval=dur(4.0 * scale),
+        canary_deadline=dur(2.0 * scale),
+        canary_poll=dur(0.1 * scale),
+        delivery_window=dur(30.0 * scale),
     )
+
+
+def _recipient_burst(sim: NovuSimulator, channel: str, provider: str, count: int) -> None:
+    """`count` messages through the channel's primary, 90% rejected for their recipient."""
+    sim.set_provider_failing(provider, True, rate=0.9, failure_class="recipient")
+    try:
+        for _ in range(count):
+            sim.send(channel)
+    finally:
+        sim.set_provider_failing(provider, False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +99,7 @@ async def _demo(args: argparse.Namespace) -> int:
     out = sys.stdout
     started = time.monotonic()
     simulation = await serve_simulation("127.0.0.1", 0)
+    simulation.sim.triggers.configure({"message_delay": 0.2 * scale})
     workdir = Path(tempfile.mkdtemp(prefix="novu-failover-demo-"))
     try:
         rules_path = workdir / "rules.yaml"
@@ -105,6 +122,7 @@ async def _demo(args: argparse.Namespace) -> int:
             f"novu-failover demo (speed x{args.speed:g}, probes every "
             f"{format_duration(2.0 * scale)})\n"
             f"  Novu simulator : {simulation.url}\n"
+            f"  status page    : {running.url}/   (open it in a browser to watch the story)\n"
             f"  status API     : {running.url}/v1/status\n"
             f"  metrics        : {running.url}/metrics\n"
             f"  rules          : {rules_path}\n",
@@ -114,6 +132,12 @@ async def _demo(args: argparse.Namespace) -> int:
         world = World(
             set_outage=lambda provider, down: simulation.set_provider_down(provider, down=down),
             status=running.daemon.status,
+            set_canary=lambda integration, outcome: simulation.sim.triggers.configure(
+                {"outcomes": {integration: outcome}}
+            ),
+            recipient_burst=lambda channel, provider, count: _recipient_burst(
+                simulation.sim, channel, provider, count
+            ),
         )
         view = LiveView(world, out, started=started)
         live = asyncio.create_task(view.run(period=0.1))
@@ -138,9 +162,17 @@ async def _demo(args: argparse.Namespace) -> int:
                 file=out,
             )
         if code == 0:
-            print("\ndemo finished: failover, failback and the brake all worked.", file=out)
+            print(
+                "\ndemo finished: failover, failback, canary readiness, failure classes and "
+                "the brake all worked.",
+                file=out,
+            )
         if args.keep_running:
-            print(f"\nstill running: try `novu-failover status --url {running.url}`", file=out)
+            print(
+                f"\nstill running: open {running.url}/ or try "
+                f"`novu-failover status --url {running.url}`",
+                file=out,
+            )
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
         running.stop.set()

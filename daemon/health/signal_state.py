@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from daemon.durations import format_duration
+from daemon.health.classes import counted
 from daemon.health.text import count, headline, last_seen, percent
-from daemon.model import Health, Observation, SignalHealth
+from daemon.model import DEFAULT_DOWN_CLASSES, FailureClass, Health, Observation, SignalHealth
 from daemon.rules.model import FailureRate, SignalEntry
 
 PASSIVE_KINDS = frozenset({"alert"})
@@ -39,6 +40,12 @@ class SignalState:
     recent: tuple[tuple[float, bool], ...] = ()
     """(at, ok) of the conclusive observations within the failure-rate window."""
     last: Observation | None = None
+    down_classes: frozenset[FailureClass] = DEFAULT_DOWN_CLASSES
+    """Failure classes that count toward down; other failures are inconclusive."""
+    last_ok_at: float | None = None
+    """Time of the last successful observation (readiness asks for a recent canary)."""
+    last_failure: Observation | None = None
+    """The last failed observation as seen (class included), counted or not."""
     _health: SignalHealth | None = field(default=None, init=False, repr=False, compare=False)
     """`signal_health(self)`, built on first use: a state is read by many evaluations and
     its reason is worded once (a new state comes only with a new observation)."""
@@ -70,6 +77,7 @@ def new_signal_state(signal_id: str, entry: SignalEntry) -> SignalState:
         rise=spec.rise,
         failure_rate=spec.failure_rate,
         passive=False,
+        down_classes=frozenset(spec.down_classes),
     )
 
 
@@ -80,6 +88,11 @@ def observe(state: SignalState, obs: Observation) -> SignalState:
         raise ValueError(msg)
     if not math.isfinite(obs.at) or (state.last is not None and obs.at < state.last.at):
         return state
+    if obs.ok is False:
+        state = replace(state, last_failure=obs)
+    elif obs.ok:
+        state = replace(state, last_ok_at=obs.at)
+    obs = counted(obs, state.down_classes)
     recent = _in_window(state.failure_rate, state.recent, obs)
     if obs.ok is None:
         stepped = replace(state, recent=recent, last=obs)

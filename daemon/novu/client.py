@@ -134,14 +134,65 @@ class NovuClient:
         return [i for i in mine if channel is None or i.channel == channel]
 
     async def channel_view(self, channel: str, *, now: float) -> ChannelView:
-        """Novu's view of one channel of this environment, stamped with `now`."""
-        integrations = await self.list_integrations(channel)
+        """Novu's view of one channel of this environment, stamped with `now` (with the
+        environment's other integrations in `elsewhere`, to tell a wrong channel apart)."""
+        everything = await self.list_integrations()
         return ChannelView(
             environment=self.environment,
             channel=channel,
-            integrations=tuple(integrations),
+            integrations=tuple(i for i in everything if i.channel == channel),
             fetched_at=now,
+            elsewhere=tuple(i for i in everything if i.channel != channel),
         )
+
+    async def trigger(
+        self,
+        workflow: str,
+        *,
+        to: Mapping[str, str],
+        transaction_id: str,
+        idempotency_key: str,
+        overrides: Mapping[str, Any] | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> parse.TriggerAnswer:
+        """`POST /v1/events/trigger`: run `workflow` for the subscriber `to`; `overrides`
+        may name the integration per channel (`{"email": {"integrationIdentifier": ...}}`).
+        The same `idempotency_key` goes on every retry, so a retry never sends twice."""
+        if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_LIMIT:
+            msg = f"an idempotency key has 1 to {IDEMPOTENCY_KEY_LIMIT} characters"
+            raise ValueError(msg)
+        body: dict[str, Any] = {
+            "name": workflow,
+            "to": dict(to),
+            "transactionId": transaction_id,
+            "payload": dict(payload or {}),
+        }
+        if overrides:
+            body["overrides"] = {k: dict(v) for k, v in overrides.items()}
+        reply = await self._call(
+            "trigger",
+            "POST",
+            "/v1/events/trigger",
+            json_body=body,
+            idempotency_key=idempotency_key,
+        )
+        return self._parsed("trigger", reply, parse.parse_trigger_answer)
+
+    async def transaction_messages(self, transaction_id: str, *, channel: str) -> list[Message]:
+        """The messages of one trigger (`GET /v1/messages?transactionId=`), of `channel`."""
+        params = {"channel": channel, "transactionId": transaction_id, "page": "0", "limit": "10"}
+        reply = await self._call("transaction_messages", "GET", "/v1/messages", params=params)
+        items, _ = self._parsed("transaction_messages", reply, parse.parse_message_page)
+        messages: list[Message] = []
+        for item in items:
+            try:
+                message = parse.parse_message(item)
+            except ValueError as exc:
+                log.debug("skipping a message of transaction %s: %s", transaction_id, exc)
+                continue
+            if message.transaction_id in (None, transaction_id):
+                messages.append(message)
+        return messages
 
     async def set_primary(
         self, integration_id: str, *, idempotency_key: str

@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -123,11 +124,15 @@ def parse_message(raw: Any) -> Message:
     status = raw.get("status")
     provider = raw.get("providerId")
     error_id = raw.get("errorId")
+    error_text = raw.get("errorText")
+    transaction_id = raw.get("transactionId")
     return Message(
         provider_id=provider if isinstance(provider, str) and provider else None,
         status=status if isinstance(status, str) else "unknown",
         created_at=parse_time(raw.get("createdAt")),
         error_id=error_id if isinstance(error_id, str) and error_id else None,
+        error_text=scrub(error_text) if isinstance(error_text, str) and error_text else None,
+        transaction_id=transaction_id if isinstance(transaction_id, str) else None,
     )
 
 
@@ -191,3 +196,32 @@ def retry_after(value: str | None, *, now: float) -> float | None:
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerAnswer:
+    """`TriggerEventResponseDto`: whether Novu took the trigger, and why not."""
+
+    acknowledged: bool
+    status: str
+    transaction_id: str | None
+    error: tuple[str, ...] = ()
+
+
+def parse_trigger_answer(body: Any) -> TriggerAnswer:
+    """The answer of `POST /v1/events/trigger` (enveloped or bare)."""
+    answer = unwrap(body)
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("acknowledged"), bool):
+        msg = "expected a trigger answer ({acknowledged, status, transactionId})"
+        raise ShapeError(msg)
+    status = answer.get("status")
+    transaction_id = answer.get("transactionId")
+    errors = answer.get("error")
+    return TriggerAnswer(
+        acknowledged=answer["acknowledged"],
+        status=status if isinstance(status, str) else "unknown",
+        transaction_id=transaction_id if isinstance(transaction_id, str) else None,
+        error=tuple(scrub(e) for e in errors if isinstance(e, str))
+        if isinstance(errors, list)
+        else (),
+    )

@@ -23,6 +23,7 @@ from daemon.model import (
 )
 from daemon.policy.history import brake_status, cooldown_until, observe_primary
 from daemon.policy.intent import Intent, channel_needs
+from daemon.policy.targets import ReadinessLike
 from daemon.policy.text import iso, left, pause_phrase
 from daemon.rules.model import ChannelRule, Policy
 
@@ -39,11 +40,14 @@ def decide(
     started_at: float,
     now: float,
     dry_run: bool = False,
+    readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Decision:
     """Decide what to do with one channel now, with a one-line reason.
 
     `health` is keyed by integration identifier; `view` is None until Novu has been read;
-    `dry_run` is the global override, OR'ed with the rule's own. A pause wins over
+    `dry_run` is the global override, OR'ed with the rule's own. `readiness` (keyed like
+    `health`, see `daemon.policy.readiness`) keeps a candidate that is not ready from being
+    a target; without it only Novu's view and health are judged. A pause wins over
     everything, but its evidence still says what the channel would do without it.
     """
     decision = _unpaused(
@@ -54,6 +58,7 @@ def decide(
         started_at=started_at,
         now=now,
         dry_run=dry_run or rule.policy.dry_run,
+        readiness=readiness,
     )
     if pause is None or not pause.active(now):
         return decision
@@ -79,6 +84,7 @@ def _unpaused(
     started_at: float,
     now: float,
     dry_run: bool,
+    readiness: Mapping[str, ReadinessLike] | None,
 ) -> Decision:
     if view is None:
         return Decision(channel=rule.key, kind=DecisionKind.HOLD, reason=NOT_REACHED, at=now)
@@ -88,7 +94,9 @@ def _unpaused(
     # A change not yet observed counts as a manual switch at `now`, so the decision is the
     # same whether the service calls observe_primary before or after decide.
     history = observe_primary(history, view, now=now)
-    result = channel_needs(rule, primary, health=health, view=view, history=history, now=now)
+    result = channel_needs(
+        rule, primary, health=health, view=view, history=history, now=now, readiness=readiness
+    )
     if isinstance(result, Intent):
         result = _gate(
             rule.key,

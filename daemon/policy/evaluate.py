@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from daemon.model import CandidateHealth, ChannelHistory, ChannelView, Decision, Pause
 from daemon.policy.decide import decide
+from daemon.policy.targets import ReadinessLike
 from daemon.rules.model import ChannelRule
 
 
@@ -33,11 +34,13 @@ def evaluate(
     started_at: float,
     now: float,
     dry_run: bool = False,
+    readiness: Mapping[str, ReadinessLike] | None = None,
     previous: Evaluation | None = None,
 ) -> Evaluation:
     """`decide(...)` with the same arguments, or `previous` when it still stands."""
-    # health's keys follow the rule's candidates, so its values say all that can change
-    inputs = (rule, view, history, pause, started_at, dry_run, *health.values())
+    # health's and readiness' keys follow the rule's candidates: their values say what changed
+    ready = () if readiness is None else tuple(readiness.values())
+    inputs = (rule, view, history, pause, started_at, dry_run, *health.values(), ready)
     # tuple equality tries identity first for each item: cheap when nothing changed
     if previous is not None and now < previous.decision.recheck_at and previous.inputs == inputs:
         return previous
@@ -50,5 +53,6 @@ def evaluate(
         started_at=started_at,
         now=now,
         dry_run=dry_run,
+        readiness=readiness,
     )
     return Evaluation(decision, inputs)

@@ -84,3 +84,26 @@ def cooldown_until(policy: Policy, history: ChannelHistory) -> float | None:
     """When the cooldown after the last switch (any trigger) ends; None without a switch."""
     last = last_switch(history)
     return None if last is None else last.at + policy.cooldown
+
+
+HISTORY_KEEP_SECONDS = 7 * 86400.0
+"""The least time switches are remembered, whatever the rules say (a week of history)."""
+
+
+def retention(policy: Policy) -> float:
+    """How long a channel's switches must be remembered: the longest window its policy looks
+    back over (brake, cooldown, failback, confirm, start-up grace), plus a margin of a tenth
+    of it (at least an hour), and never less than HISTORY_KEEP_SECONDS."""
+    failback = 0.0 if policy.failback == "off" else policy.failback.after
+    longest = max(policy.brake.per, policy.cooldown, failback, policy.confirm, policy.startup_grace)
+    return max(HISTORY_KEEP_SECONDS, longest + max(3600.0, longest / 10))
+
+
+def forget_old_switches(history: ChannelHistory, *, keep: float) -> ChannelHistory:
+    """Drop switches more than `keep` seconds older than the newest one (history only grows
+    when a switch is added, so the newest switch is never later than now)."""
+    newest = last_switch(history)
+    if newest is None:
+        return history
+    kept = tuple(s for s in history.switches if s.at >= newest.at - keep)
+    return history if len(kept) == len(history.switches) else replace(history, switches=kept)

@@ -22,7 +22,7 @@ from daemon.model import (
     Integration,
 )
 from daemon.policy.history import last_switch
-from daemon.policy.targets import Eligibility, judge
+from daemon.policy.targets import Eligibility, ReadinessLike, judge
 from daemon.policy.text import health_phrase, iso, signal_tally
 from daemon.rules.model import ChannelRule, Failback
 
@@ -65,6 +65,7 @@ def channel_needs(
     view: ChannelView,
     history: ChannelHistory,
     now: float,
+    readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Decision | Intent:
     """What the channel needs, from the primary's state: a final Decision or a wanted switch."""
     if primary is not None and rule.candidate(primary.identifier) is None:
@@ -77,12 +78,12 @@ def channel_needs(
             current=primary.identifier,
         )
     if primary is None or not primary.active:
-        return _broken(rule, primary, health=health, view=view, now=now)
+        return _broken(rule, primary, health=health, view=view, now=now, readiness=readiness)
     current = primary.identifier
     current_health = health.get(current)
     state = Health.UNKNOWN if current_health is None else current_health.state
     if state is Health.DOWN:
-        return _failover(rule, current, health=health, view=view, now=now)
+        return _failover(rule, current, health=health, view=view, now=now, readiness=readiness)
     if state is Health.UNKNOWN:
         return Decision(
             channel=rule.key,
@@ -94,7 +95,14 @@ def channel_needs(
         )
     assert current_health is not None
     return _failback_or_keep(
-        rule, current, current_health, health=health, view=view, history=history, now=now
+        rule,
+        current,
+        current_health,
+        health=health,
+        view=view,
+        history=history,
+        now=now,
+        readiness=readiness,
     )
 
 
@@ -129,10 +137,18 @@ def _failover(
     health: Mapping[str, CandidateHealth],
     view: ChannelView,
     now: float,
+    readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Intent:
     """The active primary is down: the first eligible other candidate, once down for `confirm`."""
     judged = [
-        judge(c.integration, policy=rule.policy, health=health, view=view, now=now)
+        judge(
+            c.integration,
+            policy=rule.policy,
+            health=health,
+            view=view,
+            now=now,
+            readiness=readiness,
+        )
         for c in rule.candidates
         if c.integration != current
     ]
@@ -163,6 +179,7 @@ def _broken(
     health: Mapping[str, CandidateHealth],
     view: ChannelView,
     now: float,
+    readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Intent:
     """No active primary: sends fail now. The first eligible candidate, at once.
 
@@ -170,7 +187,14 @@ def _broken(
     first healthy candidate.
     """
     judged = [
-        judge(c.integration, policy=rule.policy, health=health, view=view, now=now)
+        judge(
+            c.integration,
+            policy=rule.policy,
+            health=health,
+            view=view,
+            now=now,
+            readiness=readiness,
+        )
         for c in rule.candidates
     ]
     target, passed_over = _pick(judged)
@@ -198,6 +222,7 @@ def _failback_or_keep(
     view: ChannelView,
     history: ChannelHistory,
     now: float,
+    readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Decision | Intent:
     """The primary is up: keep it, unless failback is on and a preferred candidate is ready."""
     up = f"no action: primary {current} is up ({signal_tally(current_health)})"
@@ -217,7 +242,14 @@ def _failback_or_keep(
         if candidate.integration == current:
             break
         preferred.append(
-            judge(candidate.integration, policy=rule.policy, health=health, view=view, now=now)
+            judge(
+                candidate.integration,
+                policy=rule.policy,
+                health=health,
+                view=view,
+                now=now,
+                readiness=readiness,
+            )
         )
     eligible = [j for j in preferred if j.eligible]
     if not eligible:

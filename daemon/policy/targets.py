@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from daemon.model import CandidateHealth, ChannelView, Health, Integration
 from daemon.policy.text import health_phrase
@@ -34,7 +35,11 @@ class Eligibility:
 
 
 def missing_refusal(identifier: str, view: ChannelView) -> str:
-    return f"{identifier} is not an integration of {view.environment}/{view.channel} in Novu"
+    text = f"{identifier} is not an integration of {view.environment}/{view.channel} in Novu"
+    elsewhere = view.find_elsewhere(identifier)
+    if elsewhere is not None:
+        text += f" (it is an {elsewhere.channel} integration: wrong channel)"
+    return text
 
 
 def conditions_refusal(integration: Integration) -> str:
@@ -45,6 +50,16 @@ def conditions_refusal(integration: Integration) -> str:
     )
 
 
+class ReadinessLike(Protocol):
+    """What `judge` needs of a candidate's readiness (`daemon.policy.readiness.Readiness`)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
 def judge(
     identifier: str,
     *,
@@ -52,14 +67,22 @@ def judge(
     health: Mapping[str, CandidateHealth],
     view: ChannelView,
     now: float,
+    readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Eligibility:
-    """May `identifier` become the primary now? Only if it is in Novu, `up`, and its
-    conditions (which set-primary erases) are empty or allowed to go."""
+    """May `identifier` become the primary now? Only if it is in Novu, `up`, its
+    conditions (which set-primary erases) are empty or allowed to go, and it is ready
+    (`readiness`, when given: e.g. a recent canary got through)."""
     candidate_health = health.get(identifier)
     integration = view.find(identifier)
     if integration is None:
         return Eligibility(identifier, candidate_health, missing_refusal(identifier, view))
+    ready = None if readiness is None else readiness.get(identifier)
     if candidate_health is None or candidate_health.state is not Health.UP:
+        if ready is not None and not ready.ready and candidate_health is not None:
+            # both: the readiness reason is the shorter and says what to fix
+            state = candidate_health.state.value
+            refusal = f"{identifier} {state} and not ready: {ready.summary}"
+            return Eligibility(identifier, candidate_health, refusal)
         phrase = health_phrase(identifier, candidate_health, now=now)
         return Eligibility(identifier, candidate_health, phrase)
     notes: list[str] = []
@@ -68,6 +91,9 @@ def judge(
             return Eligibility(identifier, candidate_health, conditions_refusal(integration))
         count = plural(len(integration.conditions), "condition")
         notes.append(f"set-primary will erase {identifier}'s {count} (allowed)")
+    if ready is not None and not ready.ready:
+        refusal = f"{identifier} up but not ready: {ready.summary}"
+        return Eligibility(identifier, candidate_health, refusal)
     if not integration.active:
         notes.append(f"{identifier} is inactive; set-primary activates it")
     return Eligibility(identifier, candidate_health, None, tuple(notes))

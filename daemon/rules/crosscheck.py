@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from daemon.durations import format_duration, parse_duration
-from daemon.rules.model import SIGNAL_KINDS, Defaults
+from daemon.rules.model import CANARY_DEFAULTS, SIGNAL_KINDS, Defaults
 from daemon.rules.source import Finding, Locator, Parts
 from daemon.secrets import PlaceholderError, placeholder_names
 
@@ -141,7 +141,14 @@ def _channel_signals(
         ids: dict[str, int] = {}
         for number, kind, spec in _signals(signals):
             parts = (*base, "signals", number, kind)
-            yield from _timing(parts, spec, defaults)
+            if kind == "canary":
+                canary_defaults = defaults.model_copy(
+                    update={"interval": CANARY_DEFAULTS["interval"]}
+                )
+                yield from _timing(parts, spec, canary_defaults)
+                yield from _canary_sink(parts, spec, channel.get("channel"))
+            else:
+                yield from _timing(parts, spec, defaults)
             yield from _placeholders(parts, kind, spec)
             signal_id = _signal_id(number, kind, spec, signals)
             if signal_id in ids:
@@ -154,6 +161,19 @@ def _channel_signals(
             else:
                 ids[signal_id] = number
     yield from _quorum(index, channel, counts)
+
+
+_SINK_FIELD = {"email": "email", "sms": "phone"}
+
+
+def _canary_sink(parts: Parts, spec: dict[str, Any], channel: Any) -> Iterator[Finding]:
+    """A canary on an email channel needs the sink's `email`; on an sms channel, `phone`."""
+    field = _SINK_FIELD.get(channel) if isinstance(channel, str) else None
+    if field is None or field in spec:
+        return
+    if ("email" in spec) or ("phone" in spec):  # the schema is satisfied; only we can tell
+        msg = f"a canary on an {channel} channel sends to a {field}; give the sink's {field}"
+        yield Finding(parts, msg)
 
 
 def _quorum(

@@ -23,7 +23,14 @@ from pydantic import (
 )
 
 from daemon.durations import parse_duration
-from daemon.model import ChannelKey, ChannelName, channel_key
+from daemon.model import (
+    DEFAULT_DOWN_CLASSES,
+    FAILURE_CLASSES,
+    ChannelKey,
+    ChannelName,
+    FailureClass,
+    channel_key,
+)
 
 
 def to_seconds(value: Any) -> Any:
@@ -72,6 +79,10 @@ class SignalBase(Strict):
     fall: int = Field(ge=1)
     rise: int = Field(ge=1)
     failure_rate: FailureRate | None = None
+    down_classes: list[FailureClass] = Field(
+        default_factory=lambda: [c for c in FAILURE_CLASSES if c in DEFAULT_DOWN_CLASSES]
+    )
+    """Failure classes that count toward `down`; failures of the others are inconclusive."""
 
     @model_validator(mode="before")
     @classmethod
@@ -178,8 +189,60 @@ class AlertSignal(SignalBase):
         return value
 
 
-SignalSpec = HttpSignal | StatuspageSignal | NovuDeliverySignal | PrometheusSignal | AlertSignal
-SIGNAL_KINDS = ("http", "statuspage", "novu_delivery", "prometheus", "alert")
+CANARY_DEFAULTS = {"interval": 900.0, "fall": 1, "rise": 1}
+"""Each canary is a real message: a conservative interval, and one result is conclusive."""
+
+
+class CanarySignal(SignalBase):
+    """A real message through the candidate's integration, to a sink the user owns, judged by
+    its status in Novu (read by `transactionId`)."""
+
+    workflow: str = Field(min_length=1, description="the workflow's trigger identifier")
+    subscriber_id: str = Field(min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()-]{3,}$")
+    deadline: PositiveDuration = 120.0
+    """How long to wait for the message to reach `sent` or `error` in Novu."""
+    poll: PositiveDuration = 2.0
+    """How often to read the message while waiting."""
+    daily_budget: int = Field(default=100, ge=1)
+    """At most this many canaries in any 24h (each is a real message)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for key, value in CANARY_DEFAULTS.items():
+            filled.setdefault(key, value)
+        defaults = (info.context or {}).get("defaults") or Defaults()
+        filled.setdefault("timeout", defaults.timeout)
+        return filled
+
+    @model_validator(mode="after")
+    def _deadline_below_interval(self) -> CanarySignal:
+        if self.email is None and self.phone is None:
+            msg = "a canary needs the sink's email (email channels) or phone (sms channels)"
+            raise ValueError(msg)
+        if self.deadline >= self.interval:
+            msg = (
+                f"deadline ({self.deadline:g}s) must be shorter than interval "
+                f"({self.interval:g}s)"
+            )
+            raise ValueError(msg)
+        return self
+
+
+SignalSpec = (
+    HttpSignal
+    | StatuspageSignal
+    | NovuDeliverySignal
+    | PrometheusSignal
+    | AlertSignal
+    | CanarySignal
+)
+SIGNAL_KINDS = ("http", "statuspage", "novu_delivery", "prometheus", "alert", "canary")
 
 
 class SignalEntry(Strict):
@@ -190,6 +253,7 @@ class SignalEntry(Strict):
     novu_delivery: NovuDeliverySignal | None = None
     prometheus: PrometheusSignal | None = None
     alert: AlertSignal | None = None
+    canary: CanarySignal | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SignalEntry:
@@ -292,10 +356,32 @@ class ChannelRule(Strict):
         return next((c for c in self.candidates if c.integration == integration), None)
 
 
+class FailurePattern(Strict):
+    """A user pattern for failure classes, tried before the built-in ones: a regular
+    expression (case-insensitive) over a failed message's `errorId` and `errorText`."""
+
+    failure_class: FailureClass = Field(alias="class")
+    match: str = Field(min_length=1)
+    providers: list[str] = Field(default_factory=list)
+    """Novu providerIds it applies to (e.g. `sendgrid`); empty: every provider."""
+
+    @field_validator("match")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            msg = f"{value!r} is not a regular expression: {exc}"
+            raise ValueError(msg) from exc
+        return value
+
+
 class Rules(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     environments: dict[str, Environment] = Field(min_length=1)
     channels: list[ChannelRule] = Field(min_length=1)
+    failure_classes: list[FailurePattern] = Field(default_factory=list)
+    """User patterns for failure classes (docs/signals.md)."""
 
     def channel(self, key: ChannelKey) -> ChannelRule | None:
         return next((c for c in self.channels if c.key == key), None)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from daemon.durations import format_duration
 from daemon.rules.model import (
+    CanarySignal,
     ChannelRule,
     Failback,
     HttpSignal,
@@ -27,7 +28,7 @@ from daemon.secrets import SecretError, placeholder_names, resolve_api_key
 _PROBED_URL = (HttpSignal, StatuspageSignal, PrometheusSignal)  # `${NAME}` is filled in these
 OFFLINE_NOTE = (
     "integration identifiers are not verified offline: Novu alone knows which exist "
-    "in each environment and channel"
+    "in each environment and channel (`check --online` asks it)"
 )
 
 
@@ -109,6 +110,7 @@ def summarize(
         channels.append(_channel(rule, force_dry_run=force_dry_run))
         warnings.extend(_placeholder_warnings(rule, environ))
         warnings.extend(_policy_warnings(rule))
+        warnings.extend(_canary_notes(rule))
     warnings.append(OFFLINE_NOTE)
     return RulesSummary(file, tuple(environments), tuple(channels), tuple(warnings))
 
@@ -171,6 +173,23 @@ def _placeholder_warnings(rule: ChannelRule, environ: Mapping[str, str]) -> list
                         f"{state}; the probe reports unknown until it is"
                     )
     return warnings
+
+
+def _canary_notes(rule: ChannelRule) -> list[str]:
+    """Each canary is a real message: say how many a day it may send."""
+    notes: list[str] = []
+    for candidate in rule.candidates:
+        for signal_id, entry in zip(candidate.signal_ids(), candidate.signals, strict=True):
+            spec = entry.spec
+            if isinstance(spec, CanarySignal):
+                per_day = min(int(86400 // spec.interval), spec.daily_budget)
+                sink = spec.email if rule.channel == "email" else spec.phone
+                notes.append(
+                    f"{rule.key} {candidate.integration} signal {signal_id}: sends a real "
+                    f"message to {sink} every {format_duration(spec.interval)} "
+                    f"(up to {per_day} a day; budget {spec.daily_budget})"
+                )
+    return notes
 
 
 def _policy_warnings(rule: ChannelRule) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from daemon.clock import Clock
 from daemon.logs import register_secret
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView
@@ -20,7 +21,7 @@ from daemon.novu.client import NovuClient
 from daemon.rules.model import Rules
 from daemon.secrets import resolve_api_key
 from daemon.service.runtime import ChannelRuntime, SignalRef
-from daemon.signals import Probe, SharedMessages, build_probe
+from daemon.signals import CanaryProbe, Probe, SharedMessages, build_probe, failure_patterns
 
 ProbeKey = tuple[ChannelKey, SignalRef]
 ViewOf = Callable[[ChannelKey], ChannelView | None]
@@ -46,6 +47,8 @@ def assemble(
     rules_dir: Path,
     metrics: Metrics,
     view_of: ViewOf,
+    clock: Clock | None = None,
+    previous: Assembly | None = None,
 ) -> Assembly:
     """Clients and probes for `rules`; raises SecretError when an API key cannot be read.
 
@@ -62,6 +65,7 @@ def assemble(
         for name, env in rules.environments.items()
     }
     probes: dict[ProbeKey, Probe] = {}
+    patterns = failure_patterns(rules)
     for key, runtime in runtimes.items():
         messages = SharedMessages(clients[runtime.rule.environment])
         for ref, entry in runtime.entries.items():
@@ -73,9 +77,16 @@ def assemble(
                 environ=environ,
                 messages=messages,
                 provider_id=_provider_of(key, ref[0], view_of),
+                integration=ref[0],
+                novu=clients[runtime.rule.environment],
+                clock=clock,
+                patterns=patterns,
             )
             if probe is not None:
                 probes[(key, ref)] = probe
+            old = previous.probes.get((key, ref)) if previous is not None else None
+            if isinstance(probe, CanaryProbe) and isinstance(old, CanaryProbe):
+                probe.carry_budget(old)  # a reload does not reset a canary's daily budget
     return Assembly(rules=rules, clients=clients, probes=probes)
 
 

@@ -23,6 +23,7 @@ from daemon.control import JSON, ControlError
 from daemon.logs import log_event
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView, Observation
+from daemon.policy import retention
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
 from daemon.service.alert_feed import AlertFeed
@@ -38,8 +39,10 @@ from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
+from daemon.service.timeline import Timeline
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
+from daemon.signals import probe_jitter
 from daemon.state import StateStore
 
 log = logging.getLogger("novu_failover.daemon")
@@ -108,7 +111,12 @@ class Daemon:
         metrics.watch_channels(channel_samples(self.owners, store=store, clock=clock))
 
     # ----------------------------------------------------------------- set-up
-    def _assemble(self, rules: Rules, runtimes: Mapping[ChannelKey, ChannelRuntime]) -> Assembly:
+    def _assemble(
+        self,
+        rules: Rules,
+        runtimes: Mapping[ChannelKey, ChannelRuntime],
+        previous: Assembly | None = None,
+    ) -> Assembly:
         return assemble(
             rules,
             runtimes,
@@ -118,6 +126,8 @@ class Daemon:
             rules_dir=self._rules_path.parent,
             metrics=self._metrics,
             view_of=self._view_of,
+            clock=self._clock,
+            previous=previous,
         )
 
     def _actuator(self, assembly: Assembly) -> Actuator:
@@ -130,6 +140,9 @@ class Daemon:
 
     def _install(self, assembly: Assembly) -> None:
         self._assembly = assembly
+        self.store.set_retention(
+            {rule.key: retention(rule.policy) for rule in assembly.rules.channels}
+        )
         self._context.clients = assembly.clients
         self._context.actuator = self._actuator(assembly)
         self._reached = {name: self._reached.get(name) for name in assembly.rules.environments}
@@ -145,6 +158,11 @@ class Daemon:
     @property
     def store(self) -> StateStore:
         return self.state.store
+
+    @property
+    def timeline(self) -> Timeline:
+        """Recent health transitions, decisions and actions per channel (the status page's)."""
+        return self._context.timeline
 
     @property
     def clock(self) -> Clock:
@@ -193,7 +211,7 @@ class Daemon:
                 self._probe,
                 key,
                 ref,
-                jitter=min(spec.interval * 0.1, 2.0),
+                jitter=probe_jitter(spec),
                 first_within=min(spec.interval, spread),
             )
         interval = self.rules.defaults.interval
@@ -240,6 +258,7 @@ class Daemon:
             ref[1],
             result=probe_result(observation.ok),
             seconds=observation.latency or 0.0,
+            failure_class=observation.failure_class,
         )
         owner.kick()
 
@@ -306,7 +325,7 @@ class Daemon:
         """Install `rules`: build first (a bad key changes nothing), then hand owners over."""
         previous = {key: owner.runtime for key, owner in self._owners.items()}
         runtimes = build_runtimes(rules, previous)
-        assembly = self._assemble(rules, runtimes)
+        assembly = self._assemble(rules, runtimes, previous=self._assembly)
         reshaped = False
         for key, owner in list(self._owners.items()):
             new = runtimes.get(key)

@@ -57,6 +57,10 @@ def channel_samples(
                 paused=pause is not None,
                 blocked=decision is not None and decision.kind is DecisionKind.BLOCKED,
                 evaluated_at=runtime.evaluated_at,
+                ready=[
+                    (label(integration), readiness.ready)
+                    for integration, readiness in list(runtime.readiness.items())
+                ],
             )
 
     return samples

@@ -31,19 +31,18 @@ from daemon.model import (
     effective_pause,
 )
 from daemon.novu.errors import NovuError
-from daemon.policy import evaluate, history_keep, observe_primary, record_switch
+from daemon.policy import evaluate, observe_primary, record_switch, retention
+from daemon.policy.readiness import channel_readiness
 from daemon.service.context import Backoff, OwnerContext
 from daemon.service.publish import log_action, publish_decision, report_missing
 from daemon.service.runtime import ChannelRuntime, SignalRef
 from daemon.service.settlement import OpenAction, Settled, settle
+from daemon.service.signal_log import log_signal_change
 from daemon.state import StateError
 
 log = logging.getLogger("novu_failover.daemon")
 
 ACTING = (DecisionKind.SWITCH, DecisionKind.WOULD_SWITCH)
-HISTORY_FLOOR_SECONDS = 7 * 86400.0
-"""Switch history is kept at least this long (for people reading it), longer when a rule's
-brake or cooldown window needs it."""
 
 
 class ChannelOwner:
@@ -82,6 +81,8 @@ class ChannelOwner:
         if state is None:
             return False
         self.runtime.signals[ref] = observe(state, observation)
+        if not state.passive:  # alert signals are logged by the alert feed
+            log_signal_change(self.key, ref[0], state, self.runtime.signals[ref], observation)
         return True
 
     def kick(self) -> asyncio.Task[None] | None:
@@ -150,6 +151,9 @@ class ChannelOwner:
         runtime = self.runtime
         state = self.context.state.store
         health = runtime.refresh_health(now=now)
+        runtime.readiness = channel_readiness(
+            runtime.rule, view=runtime.view, signals=runtime.signals, now=now
+        )
         pause = effective_pause(state.global_pause, state.channel_pause(runtime.key), now)
         evaluation = evaluate(
             runtime.rule,
@@ -160,6 +164,7 @@ class ChannelOwner:
             started_at=self.context.started_at,
             now=now,
             dry_run=self.context.dry_run,
+            readiness=runtime.readiness,
             previous=runtime.last_evaluation,
         )
         runtime.evaluated_at = now
@@ -177,6 +182,7 @@ class ChannelOwner:
         self.runtime.evaluated_at = now
         self.evaluations += 1
         publish_decision(self.runtime, decision, previous=previous, metrics=self.context.metrics)
+        self.context.timeline.evaluated(self.runtime, decision)
         return decision
 
     def _may_act(self, decision: Decision, now: float) -> bool:
@@ -241,13 +247,14 @@ class ChannelOwner:
             self.backoff.reset()
         elif outcome.kind in ("failed", "refused"):
             self.backoff.failed(now)
+        self.context.timeline.action(self.key, record)
         log_action(self.key, record)
 
     async def _remember(self, switch: Switch) -> None:
         """Keep a switch the daemon made (counts for cooldown and the brake)."""
         rule = self.runtime.rule
         store = self.context.state.store
-        keep = max(HISTORY_FLOOR_SECONDS, history_keep(rule.policy))
+        keep = retention(rule.policy)
         history = record_switch(store.history(self.key), switch, keep=keep)
         await self._save_history(history)
         self.context.metrics.count_switch(
@@ -309,6 +316,7 @@ class ChannelOwner:
         record = settled.record
         rule = self.runtime.rule
         await self._keep(record)
+        self.context.timeline.action(self.key, record)
         self.context.metrics.count_action(
             rule.environment, rule.channel, result=record.result, seconds=record.duration
         )

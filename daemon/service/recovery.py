@@ -14,7 +14,12 @@ from daemon.state import StateStore
 
 
 def interrupted_actions(newest_first: Iterable[AuditRecord]) -> dict[ChannelKey, AuditRecord]:
-    """Per channel, the newest `started` record without a final record of the same id."""
+    """Per channel, the newest `started` record without a final record of the same id.
+
+    Give it `StateStore.open_actions()`: the store keeps every open `started` record in
+    state.json, across rotations of the audit trail, so nothing is read from the trail here.
+    Audit records newest first (a final one closes the `started` of its id) work too.
+    """
     records = list(newest_first)
     finished = {r.id for r in records if r.result != "started"}
     interrupted: dict[ChannelKey, AuditRecord] = {}
@@ -25,8 +30,11 @@ def interrupted_actions(newest_first: Iterable[AuditRecord]) -> dict[ChannelKey,
 
 
 def open_actions(store: StateStore, *, action_timeout: float) -> dict[ChannelKey, OpenAction]:
-    """The actions a previous process left open, per channel, ready for their owners."""
-    records, _total = store.events(limit=500, offset=0)
+    """The actions a previous process left open, per channel, ready for their owners.
+
+    Read from the store's index of open actions (kept in state.json across rotations of
+    the audit trail; docs/state.md), not from the trail itself."""
+    records = store.open_actions()
     return {
         key: OpenAction.of(
             started, action_timeout=action_timeout, why="interrupted by a restart or shutdown"

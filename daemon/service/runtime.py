@@ -12,6 +12,7 @@ from daemon.health import SignalState, new_signal_state
 from daemon.health.channel import channel_health
 from daemon.model import CandidateHealth, ChannelView, Decision
 from daemon.policy import Evaluation
+from daemon.policy.readiness import Readiness
 from daemon.rules.model import ChannelRule, Rules, SignalEntry
 
 SignalRef = tuple[str, str]
@@ -34,6 +35,8 @@ class ChannelRuntime:
     """Candidates Novu does not know (reported once per change)."""
     dry_run_target: str | None = None
     """The target of the last dry-run switch recorded, so it is audited once, not per tick."""
+    readiness: dict[str, Readiness] = field(default_factory=dict)
+    """Each candidate's readiness at the last evaluation (`daemon.policy.readiness`)."""
 
     @property
     def key(self) -> str:

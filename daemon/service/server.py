@@ -56,7 +56,7 @@ class Running:
     stop: asyncio.Event
 
 
-def _load(rules_path: Path, state_dir: Path) -> tuple[Rules, StateStore] | None:
+def _load(settings: Settings, rules_path: Path) -> tuple[Rules, StateStore] | None:
     """Rules and state, or None after printing why the daemon cannot start."""
     try:
         rules = load_rules(rules_path)
@@ -69,7 +69,11 @@ def _load(rules_path: Path, state_dir: Path) -> tuple[Rules, StateStore] | None:
         print(f"cannot read rules file {rules_path}: {exc.strerror}", file=sys.stderr)
         return None
     try:
-        store = StateStore.open(state_dir)
+        store = StateStore.open(
+            Path(settings.state_dir),
+            audit_max_bytes=settings.audit_max_bytes,
+            audit_keep=settings.audit_keep,
+        )
     except StateError as exc:
         print(f"state: {exc}", file=sys.stderr)
         return None
@@ -90,7 +94,7 @@ async def run_daemon(
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
     rules_path = Path(settings.rules)
-    loaded = _load(rules_path, Path(settings.state_dir))
+    loaded = _load(settings, rules_path)
     if loaded is None:
         return 2
     rules, store = loaded
@@ -118,12 +122,17 @@ async def run_daemon(
         except SecretError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2
+        metrics.rules_loaded(now=clock.now())
         control = DaemonControl(daemon)
         webhooks = alert_routes(
             daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
         )
         app = create_app(
-            control, registry=registry, api_token=settings.api_token, alert_routes=webhooks
+            control,
+            registry=registry,
+            api_token=settings.api_token,
+            alert_routes=webhooks,
+            timeline=daemon.timeline,
         )
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"

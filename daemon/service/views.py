@@ -6,8 +6,16 @@ The shapes are documented in docs/api.md; the CLI renders them.
 from __future__ import annotations
 
 from daemon.control import JSON
-from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
+from daemon.model import (
+    AuditRecord,
+    ChannelHistory,
+    Decision,
+    Observation,
+    Pause,
+    effective_pause,
+)
 from daemon.policy import brake_status, cooldown_until
+from daemon.policy.readiness import Readiness
 from daemon.service.owner import ChannelOwner
 from daemon.state import StateStore, encode_audit
 
@@ -32,6 +40,20 @@ def decision_json(decision: Decision | None) -> JSON | None:
     }
 
 
+def observation_json(observation: Observation | None) -> JSON | None:
+    """A signal's last check: `result` ok / fail / inconclusive, its detail and latency."""
+    if observation is None:
+        return None
+    result = {True: "ok", False: "fail", None: "inconclusive"}[observation.ok]
+    return {
+        "at": observation.at,
+        "result": result,
+        "detail": observation.detail,
+        "latency": observation.latency,
+        "failure_class": observation.failure_class,
+    }
+
+
 def pause_json(pause: Pause | None) -> JSON | None:
     if pause is None:
         return None
@@ -51,6 +73,7 @@ def channel_json(owner: ChannelOwner, *, store: StateStore, now: float) -> JSON:
         signals = []
         for signal_id in candidate.signal_ids():
             state = runtime.signals[(candidate.integration, signal_id)]
+            failure = state.last_failure
             signals.append(
                 {
                     "signal": signal_id,
@@ -59,6 +82,12 @@ def channel_json(owner: ChannelOwner, *, store: StateStore, now: float) -> JSON:
                     "reason": state.reason,
                     "since": state.since,
                     "passive": state.passive,
+                    "last_failure": (
+                        {"at": failure.at, "failure_class": failure.failure_class}
+                        if failure is not None
+                        else None
+                    ),
+                    "last": observation_json(state.last),
                 }
             )
         candidates.append(
@@ -71,6 +100,7 @@ def channel_json(owner: ChannelOwner, *, store: StateStore, now: float) -> JSON:
                 "active": integration.active if integration else None,
                 "primary": bool(integration and integration.primary),
                 "conditions": len(integration.conditions) if integration else 0,
+                "readiness": _readiness_json(runtime.readiness.get(candidate.integration)),
                 "signals": signals,
             }
         )
@@ -184,3 +214,13 @@ def _last_switch(history: ChannelHistory) -> JSON | None:
 
 def _future(value: float | None, now: float) -> float | None:
     return value if value is not None and value > now else None
+
+
+def _readiness_json(readiness: Readiness | None) -> JSON:
+    if readiness is None:
+        return {"ready": None, "reasons": ["not evaluated yet"], "notes": []}
+    return {
+        "ready": readiness.ready,
+        "reasons": list(readiness.reasons),
+        "notes": list(readiness.notes),
+    }

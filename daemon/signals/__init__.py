@@ -8,13 +8,15 @@ never a query string, a header value or anything filled in from `${ENV}`.
 from __future__ import annotations
 
 from daemon.signals.base import MessagesSource, MissingVariableError, Probe, TemplateError
-from daemon.signals.build import build_probe
+from daemon.signals.build import build_probe, failure_patterns, probe_jitter
+from daemon.signals.canary import CanaryProbe
 from daemon.signals.http import HttpProbe
 from daemon.signals.novu_delivery import NovuDeliveryProbe, SharedMessages, UnavailableProbe
 from daemon.signals.prometheus import PrometheusProbe
 from daemon.signals.statuspage import StatuspageProbe
 
 __all__ = [
+    "CanaryProbe",
     "HttpProbe",
     "MessagesSource",
     "MissingVariableError",
@@ -26,4 +28,6 @@ __all__ = [
     "TemplateError",
     "UnavailableProbe",
     "build_probe",
+    "failure_patterns",
+    "probe_jitter",
 ]

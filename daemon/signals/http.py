@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import httpx
 
+from daemon.health.classes import classify_status
 from daemon.logs import get_logger
-from daemon.model import Observation
+from daemon.model import FailureClass, Observation
 from daemon.rules.model import HttpSignal
 from daemon.signals.base import (
     Expander,
@@ -77,13 +78,25 @@ class HttpProbe(WebProbe):
         except FetchError as exc:
             detail = expand.scrub(f"{self._target}: {exc.reason}")
             log.debug("signal %s: %s", self._signal, detail)
-            return Observation(self._signal, False, now, detail, exc.latency)
+            return Observation(
+                self._signal, False, now, detail, exc.latency, failure_class="outage"
+            )
         problem = self._problem(response.status, response.latency, response.body)
         detail = f"{self._target} -> {response.status} in {seconds(response.latency)}"
         if problem is not None:
             detail = f"{detail} ({problem})"
+        failure_class: FailureClass | None = None
+        if problem is not None:
+            failure_class = (
+                "outage" if response.status in spec.expect else classify_status(response.status)
+            )
         return Observation(
-            self._signal, problem is None, now, expand.scrub(detail), response.latency
+            self._signal,
+            problem is None,
+            now,
+            expand.scrub(detail),
+            response.latency,
+            failure_class=failure_class,
         )
 
     def _problem(self, status: int, latency: float, body: bytes) -> str | None:

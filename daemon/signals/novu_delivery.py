@@ -3,6 +3,8 @@
 Counts the channel's messages of the last `window` sent through the candidate's provider.
 `error` is a failure; `sent` and `warning` are not (Novu marks a message `warning` when
 something around delivery went wrong, e.g. a webhook, while the provider accepted it).
+Each error is classified (`daemon.health.classes`) and only the classes in the signal's
+`down_classes` count as failures: a burst of invalid recipients is no reason to fail over.
 Fewer than `min_messages` is *unknown*: a backup that carries no traffic has no delivery
 evidence, so this signal alone never vouches for it.
 """
@@ -10,12 +12,14 @@ evidence, so this signal alone never vouches for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from daemon.durations import format_duration
+from daemon.health.classes import ClassPattern, classify_message
 from daemon.logs import get_logger
-from daemon.model import Message, Observation
+from daemon.model import DEFAULT_DOWN_CLASSES, FailureClass, Message, Observation
 from daemon.rules.model import NovuDeliverySignal
 from daemon.signals.base import MessagesSource, Timer, clip, default_timer, timeout_text
 
@@ -29,17 +33,51 @@ class DeliveryCount:
     provider_id: str
     total: int
     failed: int
+    """Errors of the classes that count toward down."""
+    classes: dict[FailureClass, int] = field(default_factory=dict)
+    """Every error by class, counted or not."""
+    down_classes: frozenset[FailureClass] = DEFAULT_DOWN_CLASSES
 
     @property
     def rate(self) -> float:
         return self.failed / self.total if self.total else 0.0
 
+    @property
+    def main_class(self) -> FailureClass | None:
+        """The most frequent class among the counted errors (None without one)."""
+        counted = [(n, cls) for cls, n in self.classes.items() if cls in self.down_classes]
+        return max(counted)[1] if counted else None
 
-def count_delivery(messages: list[Message], *, provider_id: str, since: float) -> DeliveryCount:
-    """How many of `provider_id`'s messages since `since` there are, and how many failed."""
+    @property
+    def ignored(self) -> dict[FailureClass, int]:
+        """Errors of classes that do not count toward down, by class."""
+        return {c: n for c, n in self.classes.items() if c not in self.down_classes}
+
+
+def count_delivery(
+    messages: list[Message],
+    *,
+    provider_id: str,
+    since: float,
+    down_classes: frozenset[FailureClass] = DEFAULT_DOWN_CLASSES,
+    patterns: Sequence[ClassPattern] = (),
+) -> DeliveryCount:
+    """How many of `provider_id`'s messages since `since` there are, and how many failed
+    with a class in `down_classes` (the others are tallied by class, not counted)."""
     mine = [m for m in messages if m.provider_id == provider_id and m.created_at >= since]
-    failed = sum(1 for m in mine if m.status == FAILED_STATUS)
-    return DeliveryCount(provider_id=provider_id, total=len(mine), failed=failed)
+    classes: Counter[FailureClass] = Counter(
+        classify_message(m.provider_id, m.error_id, m.error_text, patterns=patterns)
+        for m in mine
+        if m.status == FAILED_STATUS
+    )
+    failed = sum(n for cls, n in classes.items() if cls in down_classes)
+    return DeliveryCount(
+        provider_id=provider_id,
+        total=len(mine),
+        failed=failed,
+        classes=dict(classes),
+        down_classes=down_classes,
+    )
 
 
 def percent(rate: float) -> str:
@@ -57,12 +95,15 @@ class NovuDeliveryProbe:
         channel: str,
         messages: MessagesSource,
         provider_id: Callable[[], str | None],
+        patterns: Sequence[ClassPattern] = (),
     ) -> None:
         self._signal = signal
         self._spec = spec
         self._channel = channel
         self._messages = messages
         self._provider_id = provider_id
+        self._patterns = tuple(patterns)
+        self._down_classes = frozenset(spec.down_classes)
 
     @property
     def signal(self) -> str:
@@ -85,8 +126,16 @@ class NovuDeliveryProbe:
             log.debug("signal %s: Novu messages failed: %s", self._signal, type(exc).__name__)
             detail = f"Novu messages unavailable: {clip(str(exc)) or type(exc).__name__}"
             return Observation(self._signal, None, now, detail)
-        ok, detail = self._verdict(count_delivery(messages, provider_id=provider, since=since))
-        return Observation(self._signal, ok, now, detail)
+        count = count_delivery(
+            messages,
+            provider_id=provider,
+            since=since,
+            down_classes=self._down_classes,
+            patterns=self._patterns,
+        )
+        ok, detail = self._verdict(count)
+        failure_class = count.main_class if ok is False else None
+        return Observation(self._signal, ok, now, detail, failure_class=failure_class)
 
     def _verdict(self, count: DeliveryCount) -> tuple[bool | None, str]:
         spec = self._spec
@@ -95,11 +144,17 @@ class NovuDeliveryProbe:
             return None, (
                 f"{count.provider_id}: {count.total} messages in {window}, need {spec.min_messages}"
             )
-        return count.rate <= spec.max_failure_rate, (
+        ok = count.rate <= spec.max_failure_rate
+        main = None if ok else count.main_class
+        detail = (
             f"{count.provider_id}: failure rate {percent(count.rate)} "
-            f"({count.failed}/{count.total}) over {window}, "
+            f"({count.failed}/{count.total}{f', mostly {main}' if main else ''}) over {window}, "
             f"max {percent(spec.max_failure_rate)}"
         )
+        if count.ignored:
+            ignored = ", ".join(f"{n} {cls}" for cls, n in sorted(count.ignored.items()))
+            detail += f"; not counted: {ignored} errors"
+        return ok, detail
 
 
 class UnavailableProbe:

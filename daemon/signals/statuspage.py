@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from daemon.logs import get_logger
-from daemon.model import Observation
+from daemon.model import FailureClass, Observation
 from daemon.rules.model import STATUSPAGE_STATUSES, StatuspageSignal
 from daemon.signals.base import (
     Expander,
@@ -97,7 +97,11 @@ class StatuspageProbe(WebProbe):
             return Observation(self._signal, None, now, detail, exc.latency)
         ok, verdict = self._judge(response.status, response.body)
         detail = expand.scrub(f"{verdict} ({self._page})")
-        return Observation(self._signal, ok, now, detail, response.latency)
+        # a component in an outage state
+        failure_class: FailureClass | None = "outage" if ok is False else None
+        return Observation(
+            self._signal, ok, now, detail, response.latency, failure_class=failure_class
+        )
 
     def _judge(self, status: int, body: bytes) -> tuple[bool | None, str]:
         if status != 200:

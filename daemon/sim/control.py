@@ -3,7 +3,11 @@
 GET  /_sim/state                         integrations (no credentials), options, faults
 POST /_sim/faults                        add a fault, several (`{"faults": [...]}`), or clear
 DELETE /_sim/faults                      clear every fault (and release hung requests)
-POST /_sim/providers/{providerId}/failing  `{"failing": true, "rate": 1.0}`
+POST /_sim/providers/{providerId}/failing  `{"failing": true, "rate": 1.0, "class": "outage"}`
+                                         (class: outage, recipient, credentials, quota)
+POST /_sim/triggers                      `{"outcomes": {"ses-backup": "credentials"},
+                                         "workflows": {"canary": ["email"]},
+                                         "message_delay": 0.5}`: what triggers do
 GET  /_sim/calls[?kind=set-primary]      set-primary and PUT calls received, oldest first
 POST /_sim/options                       envelope, idempotency, old_server, blank_credentials,
                                          rate_limit, burst
@@ -118,11 +122,21 @@ def control_routes(sim: NovuSimulator) -> list[BaseRoute]:
         data = await _json(request)
         flag = data.get("failing", True)
         rate = data.get("rate", 1.0)
+        failure_class = data.get("class", "outage")
         if not isinstance(flag, bool) or not isinstance(rate, int | float):
             msg = "failing must be true/false and rate a number in [0, 1]"
             raise ControlError(msg)
-        sim.set_provider_failing(request.path_params["provider_id"], flag, rate=float(rate))
+        if failure_class not in ("outage", "recipient", "credentials", "quota"):
+            msg = "class must be one of outage, recipient, credentials, quota"
+            raise ControlError(msg)
+        sim.set_provider_failing(
+            request.path_params["provider_id"], flag, rate=float(rate), failure_class=failure_class
+        )
         return {"failingProviders": sim.failing_providers()}
+
+    async def triggers(request: Request) -> Any:
+        sim.triggers.configure(await _json(request))
+        return {"triggers": sim.triggers.describe()}
 
     async def calls(request: Request) -> Any:
         kind = request.query_params.get("kind")
@@ -158,6 +172,7 @@ def control_routes(sim: NovuSimulator) -> list[BaseRoute]:
         Route("/faults", _endpoint(clear_faults), methods=["DELETE"]),
         Route("/providers/{provider_id}/failing", _endpoint(failing), methods=["POST"]),
         Route("/calls", _endpoint(calls), methods=["GET"]),
+        Route("/triggers", _endpoint(triggers), methods=["POST"]),
         Route("/options", _endpoint(options), methods=["POST"]),
         Route("/send", _endpoint(send), methods=["POST"]),
         Route("/reset", _endpoint(reset), methods=["POST"]),

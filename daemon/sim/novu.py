@@ -304,7 +304,12 @@ def create_novu_app(sim: NovuSimulator) -> Starlette:
             channel=request.query_params.get("channel") or None,
             page=_int_query(request, "page", 0),
             limit=_int_query(request, "limit", 10),
+            transaction_ids=tuple(request.query_params.getlist("transactionId")),
         )
+
+    async def trigger(env: SimEnvironment, request: Request, body: bytes) -> tuple[int, Any]:
+        del request
+        return 201, sim.trigger(env, _json_body(body))
 
     def endpoint(operation: Operation) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
@@ -329,6 +334,7 @@ def create_novu_app(sim: NovuSimulator) -> Starlette:
         ),
         Route("/v1/integrations/{integration_id}", endpoint(update), methods=["PUT"]),
         Route("/v1/messages", endpoint(messages), methods=["GET"]),
+        Route("/v1/events/trigger", endpoint(trigger), methods=["POST"]),
         Mount("/_sim", routes=control_routes(sim)),
     ]
     return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})

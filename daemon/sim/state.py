@@ -22,6 +22,8 @@ from daemon.sim.limits import IdempotencyStore, RateLimiter
 from daemon.sim.messages import MessageLog
 from daemon.sim.records import CallRecord, SimEnvironment, SimError, SimIntegration
 from daemon.sim.seed import Seed, default_seed, generated_credentials, load_seed, parse_seed
+from daemon.sim.trigger import TriggerBook
+from daemon.sim.trigger import trigger as run_trigger
 
 Sleep = Callable[[float], Awaitable[None]]
 __all__ = ["CallRecord", "NovuSimulator", "SimEnvironment", "SimError", "SimIntegration"]
@@ -114,6 +116,8 @@ class NovuSimulator:
             for channel in CHANNELS:
                 self._renumber(env.id, channel, seeded=True)
         self._messages = MessageLog(random_seed=self._random_seed, max_messages=self._max_messages)
+        self.triggers = TriggerBook()
+        """Workflows, per-integration outcomes and the message delay of triggers (canaries)."""
 
     def reset(self) -> None:
         """As just built: the seed's integrations, the first options, no messages, faults,
@@ -318,14 +322,44 @@ class NovuSimulator:
     # --- messages ---
 
     def list_messages(
-        self, env: SimEnvironment, *, channel: str | None, page: int, limit: int
+        self,
+        env: SimEnvironment,
+        *,
+        channel: str | None,
+        page: int,
+        limit: int,
+        transaction_ids: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """GET /v1/messages: newest first, paginated (already `{data, hasMore, ...}`)."""
-        return self._messages.page(env.id, channel=channel, page=page, limit=limit)
+        """GET /v1/messages: newest first, paginated (already `{data, hasMore, ...}`);
+        a trigger's message only once its job has run (`triggers.message_delay`)."""
+        return self._messages.page(
+            env.id,
+            channel=channel,
+            page=page,
+            limit=limit,
+            transaction_ids=transaction_ids,
+            now=self.clock.now(),
+        )
 
-    def set_provider_failing(self, provider_id: str, failing: bool, *, rate: float = 1.0) -> None:
-        """Messages routed to `provider_id` fail (all, or a `rate` share of them)."""
-        self._messages.set_failing(provider_id, failing, rate=rate)
+    def trigger(self, env: SimEnvironment, body: Any) -> dict[str, Any]:
+        """POST /v1/events/trigger (`daemon.sim.trigger`)."""
+        now = self.clock.now()
+        return run_trigger(
+            self.triggers,
+            self._messages,
+            env,
+            self._integrations,
+            body,
+            now=now,
+            transaction_id=f"sim-txn-{self.triggers.triggers + 1:06d}",
+        )
+
+    def set_provider_failing(
+        self, provider_id: str, failing: bool, *, rate: float = 1.0, failure_class: str = "outage"
+    ) -> None:
+        """Messages routed to `provider_id` fail (all, or a `rate` share of them), with that
+        provider's error text for `failure_class` (outage by default)."""
+        self._messages.set_failing(provider_id, failing, rate=rate, failure_class=failure_class)
 
     def failing_providers(self) -> dict[str, float]:
         return self._messages.failing_providers()
@@ -436,6 +470,8 @@ class NovuSimulator:
             ],
             "faults": self.faults.describe(),
             "failingProviders": self.failing_providers(),
+            "failingClasses": self._messages.failing_classes(),
+            "triggers": self.triggers.describe(),
             "idempotencyKeys": len(self.idempotency_store),
             "calls": len(self.calls),
         }

@@ -11,7 +11,7 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-def test_demo_shows_failover_failback_and_brake() -> None:
+def test_demo_shows_failover_failback_readiness_classes_and_brake() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "daemon", "demo", "--speed", "4"],
         capture_output=True,
@@ -25,6 +25,17 @@ def test_demo_shows_failover_failback_and_brake() -> None:
     assert "email failed over: primary is ses-backup" in out
     assert "email failed back: primary is sendgrid-main again" in out
     assert "sms brake tripped" in out
+    # a backup whose canary fails (expired credentials) is refused, and the daemon says why
+    assert "ses-backup is not ready: its canary failed (credentials)" in out
+    assert re.search(r"not ready: ses-backup \(canary failed .* ago \(credentials\)\)", out), out
+    assert re.search(r"skipped ses-backup down and not ready: canary failed .*\(credentials\)", out)
+    assert re.search(r"email +failover +sendgrid-main -> mailgun-backup: ok", out), out
+    # a burst of invalid recipients does not move SMS
+    assert "sms stays on twilio-main: recipient errors do not count toward down" in out
+    before_flapping = out.split("step 6/6")[0]
+    assert "step 5/6" in before_flapping
+    assert not re.search(r"decision production/sms +\[switch\]", before_flapping), out
+    assert re.search(r"status page +: http://127\.0\.0\.1:\d+/ ", out), out
     assert "/v1/status" in out
     assert "/metrics" in out
     assert re.search(r"email +failover +sendgrid-main -> ses-backup: ok", out), out
