@@ -135,7 +135,14 @@ async def test_a_backup_whose_canary_fails_is_refused_and_the_decision_says_why(
         what="the failover to mailgun-backup",
     )
     assert simulation.set_primary_targets() == ["mailgun-backup"]
-    (event,) = daemon.events(limit=10, offset=0)["events"]
+
+    def finished() -> list[dict[str, Any]]:
+        events = daemon.events(limit=10, offset=0)["events"]
+        return [e for e in events if e["result"] == "ok"]
+
+    # the trail holds the write-ahead `started` record, then the final one: wait for it
+    await until(lambda: bool(finished()), within=10, what="the switch's final audit record")
+    (event,) = finished()
     skipped = [e for e in event["evidence"] if e.startswith("skipped ses-backup")]
     assert skipped, event["evidence"]
     assert "(credentials)" in skipped[0]
