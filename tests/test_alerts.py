@@ -362,17 +362,24 @@ def test_an_empty_book_ignores_everything() -> None:
 def test_the_signal_is_down_exactly_while_some_matching_alert_last_said_firing(
     steps: list[tuple[str, bool, bool]],
 ) -> None:
-    """Any sequence of notifications: down iff a matching fingerprint's latest word is firing."""
+    """Any sequence of notifications (all of one alert instance per fingerprint): down iff a
+    matching fingerprint's latest word is firing, and a firing word after that fingerprint's
+    resolve is stale: it changes nothing."""
     book = build_book(SENDGRID_RULES)
     latest: dict[str, bool] = {}
+    resolved: set[str] = set()
     state_ok = True
     for at, (fp, firing, matching) in enumerate(steps):
         severity = "critical" if matching else "info"
         status = "firing" if firing else "resolved"
         alert = _alert(status, fp=fp, ends=None if firing else NOW, severity=severity)
         book, updates = receive(book, [alert], now=NOW + at)
-        if matching:
+        if matching and firing and fp in resolved:
+            assert updates == ()
+        elif matching:
             latest[fp] = firing
+            if not firing:
+                resolved.add(fp)
             (update,) = updates
             state_ok = bool(update.observation.ok)
         else:
