@@ -22,8 +22,7 @@ from pydantic import SecretStr
 
 from daemon import __version__
 from daemon.actuator import ActionOutcome, Actuator
-from daemon.alerts import Alert, AlertBook, SignalUpdate, build_book, expire
-from daemon.alerts import receive as receive_into
+from daemon.alerts import Alert, SignalUpdate
 from daemon.clock import Clock
 from daemon.control import JSON, ControlError
 from daemon.health import observe
@@ -49,6 +48,7 @@ from daemon.policy import (
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError, resolve_api_key
+from daemon.service.alert_sync import AlertDesk, AlertSync
 from daemon.service.recovery import interrupted_actions, settle
 from daemon.service.runtime import ChannelRuntime, SignalRef, build_runtimes
 from daemon.service.views import event_json, explain_json, status_json
@@ -99,7 +99,10 @@ class Daemon:
         self._tasks: set[asyncio.Task[object]] = set()
         self._job_tasks: set[asyncio.Task[object]] = set()
         self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
-        self._alerts = AlertBook()
+        self._alerts = AlertDesk(metrics)
+        self._alert_sync = AlertSync(
+            http=http, clock=clock, apply=self.apply_active_alerts, metrics=metrics, environ=environ
+        )
         self._install(rules, previous=None)
 
     # ----------------------------------------------------------------- set-up
@@ -136,7 +139,12 @@ class Daemon:
         self._clients = clients
         self._runtimes = runtimes
         # Firing alerts of unchanged alert signals survive a reload, like their health.
-        self._alerts = build_book(rules, self._alerts if previous is not None else None)
+        self._alerts.install(rules, keep=previous is not None)
+        self._alert_sync.configure(rules)
+        for rule in rules.channels:
+            self._metrics.channel_loaded(
+                rule.environment, rule.channel, [c.integration for c in rule.candidates]
+            )
         self._probes = probes
         self._actuator = Actuator(
             clients=clients,
@@ -213,6 +221,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
+        await self._alert_sync.run_once()  # learn what fires before the first decision
         scheduler.start()
         self.refresh_pause_metrics()
         await self.reconcile()
@@ -222,8 +231,17 @@ class Daemon:
         if scheduler is None:
             return
         for job in scheduler.get_jobs():
-            if job.id.startswith(("probe:", "reconcile", "tick")):
+            if job.id.startswith(("probe:", "reconcile", "tick", "alert-sync")):
                 job.remove()
+        sync_interval = self._alert_sync.interval
+        if sync_interval is not None:
+            scheduler.add_job(
+                self._job(self._alert_sync.run),
+                IntervalTrigger(seconds=sync_interval),
+                id="alert-sync",
+                max_instances=1,
+                coalesce=True,
+            )
         for (key, ref), _probe in self._probes.items():
             spec = self._runtimes[key].entries[ref].spec
             scheduler.add_job(
@@ -315,8 +333,7 @@ class Daemon:
         self._heartbeat = self._clock.now()
 
     async def _tick(self) -> None:
-        self._alerts, updates = expire(self._alerts, now=self._clock.now())
-        self._apply_alert_updates(updates)
+        self._apply_alert_updates(self._alerts.expire(now=self._clock.now()))
         for key in list(self._runtimes):
             await self.evaluate(key)
 
@@ -325,11 +342,11 @@ class Daemon:
         """One webhook's alerts: move the alert signals they match, then evaluate the
         affected channels at once (in the background, so the webhook is answered now).
 
-        Alert state lives in memory only: after a restart alert signals start quiet and
-        learn again from the next notification (Alertmanager repeats firing alerts every
-        `repeat_interval`)."""
-        self._alerts, updates = receive_into(self._alerts, alerts, now=self._clock.now())
-        for key in self._apply_alert_updates(updates):
+        Alert state lives in memory only: after a restart alert signals are unknown until
+        the Alertmanager API (read at start-up) or a webhook is heard."""
+        received = self._alerts.receive(alerts, now=self._clock.now())
+        updates = received.updates
+        for key in self._apply_alert_updates([*received.first, *updates]):
             self._spawn(self.evaluate(key))
         return {
             "accepted": len(alerts),
@@ -343,6 +360,12 @@ class Daemon:
                 for update in updates
             ],
         }
+
+    def apply_active_alerts(self, active: Sequence[Alert], as_of: float) -> None:
+        """Reconcile the alert book with Alertmanager's active alerts (read at `as_of`)."""
+        updates = self._alerts.reconcile(active, as_of=as_of, now=self._clock.now())
+        for key in self._apply_alert_updates(updates):
+            self._spawn(self.evaluate(key))
 
     def _apply_alert_updates(self, updates: Sequence[SignalUpdate]) -> list[str]:
         """Feed each update's observation to its signal; the channels whose signals moved."""

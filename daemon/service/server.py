@@ -113,6 +113,7 @@ async def run_daemon(
         except SecretError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2
+        metrics.config_reload(True, now=clock.now())  # valid from the first load, not a reload
         control = DaemonControl(daemon)
         webhooks = alert_routes(
             daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
