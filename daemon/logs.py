@@ -26,6 +26,19 @@ MIN_SECRET_LENGTH = 6
 
 LogFormat = Literal["json", "text"]
 
+PROCESS_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "apscheduler",
+    "asyncio",
+    "py.warnings",
+    "",
+)
+"""Every other logger the running process writes through: the web server, the scheduler,
+asyncio's own complaints, Python warnings, and (`""`, the root logger, at WARNING and
+above) any library's. `run` and `demo` capture them, so a JSON log is only JSON lines."""
+
 _SENSITIVE_KEY = re.compile(
     r"(?:^|_)(?:authorization|api_?key|apikey|token|password|passwd|secret|credentials?"
     r"|cookie|set_cookie)$"
@@ -250,5 +263,17 @@ def configure_logging(
         for old in [h for h in logger.handlers if getattr(h, "_novu_failover", False)]:
             logger.removeHandler(old)
         logger.addHandler(handler)
+        if name == "":
+            # The catch-all: libraries' warnings, not their chatter (httpx logs each request).
+            logger.setLevel(max(levelno, logging.WARNING))
+            for bare in [h for h in logger.handlers if h is not handler]:
+                if isinstance(bare, logging.StreamHandler) and bare.stream in (
+                    sys.stderr,
+                    sys.stdout,
+                ):
+                    logger.removeHandler(bare)  # a basicConfig() would print plain text
+            continue
         logger.setLevel(levelno)
         logger.propagate = False
+    if "py.warnings" in capture:
+        logging.captureWarnings(True)

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     shutdown_timeout: Seconds = 10.0
     reload_poll: Seconds = 2.0
     """Seconds between checks of the rules file for changes."""
+    grafana_hmac_secret: SecretStr | None = None
+    """Grafana's webhook HMAC secret: a signed Grafana webhook needs no bearer token."""
+    grafana_hmac_timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"
+    """The timestamp header set on Grafana's contact point; empty: Grafana sends none."""
+    grafana_hmac_max_age: Seconds = 300.0
+    """How old (or ahead) a signed webhook's timestamp may be: the replay window."""
 
     @field_validator("listen")
     @classmethod
@@ -130,7 +136,10 @@ def split_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-_SECRET_FIELDS = frozenset({"api_token"})
+_SECRET_FIELDS = frozenset({"api_token", "grafana_hmac_secret"})
+CLIENT_VARIABLES = frozenset({"URL"})
+"""`NOVU_FAILOVER_*` variables the CLI's client commands read (`status`, `pause`, ...),
+not settings of the daemon, yet no typo."""
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -181,7 +190,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     for name in sorted(environ):
         upper = name.upper()
         suffix = upper.removeprefix(ENV_PREFIX)
-        if not upper.startswith(ENV_PREFIX) or suffix in known:
+        if not upper.startswith(ENV_PREFIX) or suffix in known or suffix in CLIENT_VARIABLES:
             continue
         # Compare without the shared prefix, or every name looks close to every other.
         close = difflib.get_close_matches(suffix, known, n=1)

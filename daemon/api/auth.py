@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 
@@ -35,3 +36,40 @@ def actor(request: Request) -> str:
     raw = request.headers.get("x-actor", "")
     cleaned = _NOT_ACTOR.sub("", raw).strip()[:MAX_ACTOR].strip()
     return cleaned or DEFAULT_ACTOR
+
+
+GRAFANA_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
+"""Where Grafana's webhook contact point puts its HMAC (the default of its HMAC settings)."""
+
+
+def verify_grafana_signature(
+    request: Request,
+    body: bytes,
+    secret: SecretStr,
+    *,
+    timestamp_header: str | None,
+    max_age: float,
+    now: float,
+) -> None:
+    """Pass a body signed by Grafana's webhook HMAC: lowercase hex HMAC-SHA256 of the body,
+    or of `<timestamp>:<body>` when a timestamp header is configured (Unix seconds, within
+    `max_age` of `now`, so a captured request cannot be replayed later). 401 otherwise."""
+    given = request.headers.get(GRAFANA_SIGNATURE_HEADER, "").strip().lower()
+    signed = body
+    if timestamp_header:
+        stamp = request.headers.get(timestamp_header, "").strip()
+        if not stamp.isdigit():
+            msg = f"missing or malformed {timestamp_header} (Unix seconds) on a signed webhook"
+            raise ApiError(401, msg)
+        age = now - int(stamp)
+        if abs(age) > max_age:
+            msg = (
+                f"signature timestamp is {abs(age):.0f}s {'old' if age > 0 else 'ahead'}; "
+                f"at most {max_age:g}s is accepted (replayed or clock skew)"
+            )
+            raise ApiError(401, msg)
+        signed = stamp.encode() + b":" + body
+    key = secret.get_secret_value().encode()
+    expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given.encode("ascii", "replace"), expected.encode()):
+        raise ApiError(401, f"wrong {GRAFANA_SIGNATURE_HEADER} signature")
