@@ -301,15 +301,20 @@ class Alertmanagers(Strict):
     interval: PositiveDuration = 30.0
     timeout: PositiveDuration = 5.0
 
-    @model_validator(mode="after")
-    def _valid(self) -> Alertmanagers:
-        if self.timeout >= self.interval:
-            msg = f"timeout ({self.timeout:g}s) must be less than the interval ({self.interval:g}s)"
-            raise ValueError(msg)
-        urls = [server.url.rstrip("/") for server in self.servers]
+    @field_validator("servers")
+    @classmethod
+    def _each_once(cls, servers: list[AlertmanagerServer]) -> list[AlertmanagerServer]:
+        urls = [server.url.rstrip("/") for server in servers]
         twice = sorted({url for url in urls if urls.count(url) > 1})
         if twice:
             msg = f"each Alertmanager is listed once; listed twice: {', '.join(twice)}"
+            raise ValueError(msg)
+        return servers
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> Alertmanagers:
+        if self.timeout >= self.interval:
+            msg = f"timeout ({self.timeout:g}s) must be less than the interval ({self.interval:g}s)"
             raise ValueError(msg)
         return self
 
