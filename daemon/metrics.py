@@ -181,6 +181,10 @@ class Metrics:
         )
         self.config_valid = gauge("config_valid", "1 if the last rules (re)load succeeded.")
         self.build_info = gauge("build_info", "Build information; always 1.", ("version",))
+        self.state_write_errors = counter(
+            "state_write_errors_total",
+            "Failed writes to the state directory (state.json, audit trail); see /readyz.",
+        )
 
         self.build_info.labels(_label(version)).set(1)
         # Series whose first increment matters to an alert exist at 0 from the start:
@@ -345,6 +349,10 @@ class Metrics:
                 if from_ != to:
                     for trigger in get_args(Trigger):
                         self.switches.labels(env, chan, from_, to, trigger)
+
+    def state_write_failed(self) -> None:
+        """A write to STATE_DIR (state.json or the audit trail) failed."""
+        self.state_write_errors.inc()
 
     def config_reload(self, ok: bool, *, now: float) -> None:
         self.config_reloads.labels("ok" if ok else "error").inc()
