@@ -49,7 +49,11 @@ EXPECTED: dict[str, Expected] = {
         (14, f"{_SIGNAL}[0].http.tmeout", "unknown key 'tmeout' (did you mean 'timeout'?"),
         (15, f"{_SIGNAL}[1].smtp", "allowed: http, statuspage, novu_delivery, prometheus, alert"),
         (17, "channels[0].policy.cooldwn", "unknown key 'cooldwn' (did you mean 'cooldown'?"),
-        (18, "verbose", "unknown key 'verbose' (allowed: defaults, environments, channels)"),
+        (
+            18,
+            "verbose",
+            "unknown key 'verbose' (allowed: defaults, environments, channels, alertmanagers)",
+        ),
     ],
     "missing_keys.yaml": [
         (2, "environments.production", "missing required key 'api_url'"),
