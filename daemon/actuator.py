@@ -1,17 +1,14 @@
 """Carry out a switch decision against Novu: re-read, compare, set-primary, activate, verify.
 
 One action per channel at a time, bounded by `action_timeout`. The re-read is a
-compare-and-set: when Novu's primary is no longer the decision's `current`, somebody else
-changed the channel and the action is dropped (`superseded`) before any write; a target
-that is already the active primary is a `noop`. Neither is an attempt, so neither is
-audited here: the channel owner records what it is.
+compare-and-set: when Novu's primary is no longer the decision's `current`, the action is
+dropped (`superseded`) before any write; a target already the active primary is a `noop`.
+Neither is an attempt, so neither is audited here: the channel owner records what it is.
 
-An action that writes to Novu is preceded by a `started` record of the same id. Its final
-record follows when the outcome is certain (ok, failed, refused). When it is not — the
-write timed out, its answer was lost, or the process is shutting down mid-call — Novu may
-still perform it, so the action is left `open` (no final record) and the channel owner
-settles it from Novu's view once the action's deadline has passed (see
-`daemon.service.settlement`): never `failed` for a switch Novu performed.
+A write to Novu is preceded by a `started` record of the same id; its final record follows
+when the outcome is certain (ok, failed, refused). When it is not (the write timed out, its
+answer was lost, the process is stopping mid-call) Novu may still perform it: the action is
+left `open` and the owner settles it from Novu's view (daemon/service/settlement.py).
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ from daemon.model import (
 )
 from daemon.novu import NovuClient, NovuError
 from daemon.novu.errors import NovuApiError
+from daemon.readback import readback_problem
 from daemon.rules.model import ChannelRule
 
 log = logging.getLogger("novu_failover.actuator")
@@ -226,20 +224,7 @@ class Actuator:
             msg = f"no Novu client for environment {rule.environment!r}"
             raise _Failed(msg)
         target_name = decision.target or ""
-        action.view = await client.channel_view(rule.channel, now=self._clock.now())
-        current = action.view.primary
-        action.from_ = current.identifier if current else None
-        if action.from_ != decision.current:
-            msg = (
-                f"Novu's primary is {action.from_ or 'none'}, not {decision.current or 'none'} "
-                "as decided: changed outside novu-failover"
-            )
-            raise _Skipped("superseded", msg)
-        target = action.view.find(target_name)
-        if target is None:
-            msg = f"{target_name} is not an integration of {rule.key} in Novu"
-            raise _Refused(msg)
-
+        target = await self._compare(client, action)
         dry_run = decision.kind is DecisionKind.WOULD_SWITCH
         if target.primary and target.active:
             raise _Skipped("noop", f"{target_name} is already the active primary")
@@ -280,7 +265,29 @@ class Actuator:
             await self._activate(client, readback, action)
             action.stage = "reading back the channel"
             action.view = await client.channel_view(rule.channel, now=self._clock.now())
-        return _verified(action.view, target_name)
+        problem = readback_problem(action.view, target_name)
+        if problem is not None:
+            raise _Failed(problem)
+        return "ok"
+
+    async def _compare(self, client: NovuClient, action: _Action) -> Integration:
+        """Re-read the channel: the compare of compare-and-set. The target, when Novu still
+        shows the decision's `current` as primary; else the action is superseded."""
+        rule, decision = action.rule, action.decision
+        action.view = await client.channel_view(rule.channel, now=self._clock.now())
+        current = action.view.primary
+        action.from_ = current.identifier if current else None
+        if action.from_ != decision.current:
+            msg = (
+                f"Novu's primary is {action.from_ or 'none'}, not {decision.current or 'none'} "
+                "as decided: changed outside novu-failover"
+            )
+            raise _Skipped("superseded", msg)
+        target = action.view.find(decision.target or "")
+        if target is None:
+            msg = f"{decision.target} is not an integration of {rule.key} in Novu"
+            raise _Refused(msg)
+        return target
 
     async def _set_primary(self, client: NovuClient, target: Integration, action: _Action) -> None:
         key = action.notes["idempotency_key"]  # fresh per action, the same on each retry
@@ -377,29 +384,6 @@ def _refused_by_novu(exc: NovuError) -> bool:
             429,
         )
     )
-
-
-def _verified(view: ChannelView, target: str) -> AuditResult:
-    """ "ok" when `target` is the channel's one primary and active; else _Failed saying why."""
-    problem = _problem(view, target)
-    if problem is not None:
-        raise _Failed(problem)
-    return "ok"
-
-
-def _problem(view: ChannelView, target: str) -> str | None:
-    primaries = [i for i in view.integrations if i.primary]
-    if not primaries:
-        return f"read-back: {view.environment}/{view.channel} has no primary (expected {target})"
-    if len(primaries) > 1:
-        names = ", ".join(i.identifier for i in primaries)
-        return f"read-back: {len(primaries)} primaries ({names}); expected only {target}"
-    (primary,) = primaries
-    if primary.identifier != target:
-        return f"read-back: primary is {primary.identifier}, not {target}"
-    if not primary.active:
-        return f"read-back: {target} is primary but inactive, so it receives no traffic"
-    return None
 
 
 def _log_record(channel: ChannelKey, record: AuditRecord) -> None:

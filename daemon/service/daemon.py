@@ -12,13 +12,12 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
 from daemon import __version__
 from daemon.actuator import Actuator
-from daemon.alerts import Alert, SignalUpdate
+from daemon.alerts import Alert
 from daemon.clock import Clock
 from daemon.control import JSON, ControlError
 from daemon.logs import log_event
@@ -26,24 +25,24 @@ from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView, Observation, effective_pause
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
-from daemon.service.alert_sync import AlertDesk, AlertSync
+from daemon.service.alert_feed import AlertFeed
+from daemon.service.alert_sync import AlertSync
 from daemon.service.assembly import Assembly, assemble
+from daemon.service.context import ActionGate, OpenGate, OwnerContext
 from daemon.service.durable import DurableState
 from daemon.service.jobs import Jobs
-from daemon.service.owner import ActionGate, ChannelOwner, OpenGate, OwnerContext
+from daemon.service.owner import ChannelOwner
+from daemon.service.publish import probe_result
 from daemon.service.reconcile import reconcile
-from daemon.service.recovery import interrupted_actions
+from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
-from daemon.service.settlement import OpenAction
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
 from daemon.state import StateStore
 
 log = logging.getLogger("novu_failover.daemon")
 
-ProbeResult = Literal["ok", "fail", "inconclusive", "error"]
-_RESULTS: dict[bool | None, ProbeResult] = {True: "ok", False: "fail", None: "inconclusive"}
 HEARTBEAT_SECONDS = 2.0
 TICK_SECONDS = 1.0
 MAX_CONCURRENT_ACTIONS = 32
@@ -80,13 +79,12 @@ class Daemon:
         self._rules_fingerprint = fingerprint(rules_path)
         self._loaded_at = self._started_at
         self._reached: dict[str, float | None] = {}
-        self._alerts = AlertDesk(metrics)
-        self._alerts.install(rules, keep=False)
-        self._alert_sync = AlertSync(
-            http=http, clock=clock, apply=self.apply_active_alerts, metrics=metrics, environ=environ
-        )
         self.state = DurableState(store, metrics=metrics)
         self._owners: dict[ChannelKey, ChannelOwner] = {}
+        self._alerts = AlertFeed(rules, owners=self._owners, metrics=metrics, clock=clock)
+        self._alert_sync = AlertSync(
+            http=http, clock=clock, apply=self._alerts.reconcile, metrics=metrics, environ=environ
+        )
         runtimes = build_runtimes(rules)
         assembly = self._assemble(rules, runtimes)  # raises SecretError before anything runs
         self._context = OwnerContext(
@@ -100,20 +98,11 @@ class Daemon:
             action_slots=asyncio.Semaphore(MAX_CONCURRENT_ACTIONS),
             gate=gate or OpenGate(),
         )
-        interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
+        interrupted = open_actions(store, action_timeout=settings.action_timeout)
+        remember_finished_switches(store)
         for key, runtime in runtimes.items():
-            started = interrupted.get(key)
-            open_action = (
-                OpenAction.of(
-                    started,
-                    action_timeout=settings.action_timeout,
-                    why="interrupted by a restart or shutdown",
-                )
-                if started is not None
-                else None
-            )
             self._owners[key] = ChannelOwner(
-                runtime, context=self._context, open_action=open_action
+                runtime, context=self._context, open_action=interrupted.get(key)
             )
         self._install(assembly)
 
@@ -228,7 +217,7 @@ class Daemon:
         self._heartbeat = self._clock.now()
 
     async def _tick(self) -> None:
-        self._apply_alert_updates(self._alerts.expire(now=self._clock.now()))
+        self._alerts.expire()
         for owner in self._owners.values():
             owner.kick()
 
@@ -253,7 +242,7 @@ class Daemon:
             rule.channel,
             ref[0],
             ref[1],
-            result=_RESULTS[observation.ok],
+            result=probe_result(observation.ok),
             seconds=observation.latency or 0.0,
         )
         owner.kick()
@@ -276,68 +265,8 @@ class Daemon:
     # ---------------------------------------------------------------- alerts
     async def receive_alerts(self, alerts: Sequence[Alert]) -> JSON:
         """One webhook's alerts: move the alert signals they match and evaluate the affected
-        channels at once, each in its own owner's task (the webhook is answered now).
-
-        Alert state lives in memory only: after a restart alert signals are unknown until
-        the Alertmanager API (read at start-up) or a webhook is heard."""
-        received = self._alerts.receive(alerts, now=self._clock.now())
-        updates = received.updates
-        for key in self._apply_alert_updates([*received.first, *updates]):
-            self._owners[key].kick()
-        return {
-            "accepted": len(alerts),
-            "matched": [
-                {
-                    "channel": update.key[0],
-                    "integration": update.key[1],
-                    "signal": update.key[2],
-                    "firing": len(update.firing),
-                }
-                for update in updates
-            ],
-        }
-
-    def apply_active_alerts(self, active: Sequence[Alert], as_of: float) -> None:
-        """Reconcile the alert book with Alertmanager's active alerts (read at `as_of`)."""
-        updates = self._alerts.reconcile(active, as_of=as_of, now=self._clock.now())
-        for key in self._apply_alert_updates(updates):
-            self._owners[key].kick()
-
-    def _apply_alert_updates(self, updates: Sequence[SignalUpdate]) -> list[ChannelKey]:
-        """Feed each update's observation to its signal; the channels whose signals moved."""
-        channels: list[ChannelKey] = []
-        for update in updates:
-            key, integration, signal_id = update.key
-            owner = self._owners.get(key)
-            before = owner.runtime.signals.get((integration, signal_id)) if owner else None
-            if owner is None or before is None:
-                continue
-            owner.observe((integration, signal_id), update.observation)
-            after = owner.runtime.signals[(integration, signal_id)]
-            rule = owner.runtime.rule
-            self._metrics.observe_signal(
-                rule.environment,
-                rule.channel,
-                integration,
-                signal_id,
-                result=_RESULTS[update.observation.ok],
-                seconds=None,  # pushed, not checked: no duration to record
-            )
-            if after.state is not before.state:
-                log_event(
-                    log,
-                    logging.WARNING,
-                    "alert",
-                    f"{key}: {integration} signal {signal_id} {after.state.value}: "
-                    f"{update.observation.detail}",
-                    channel=key,
-                    integration=integration,
-                    signal=signal_id,
-                    state=after.state.value,
-                )
-            if key not in channels:
-                channels.append(key)
-        return channels
+        channels at once, each in its own owner's task (the webhook is answered now)."""
+        return self._alerts.receive(alerts)
 
     # ---------------------------------------------------------------- reload
     def request_reload(self, trigger: str) -> None:
@@ -398,8 +327,7 @@ class Daemon:
             else:
                 self._owners[key] = ChannelOwner(runtime, context=self._context)
                 reshaped = True
-        # Firing alerts of unchanged alert signals survive a reload, like their health.
-        self._alerts.install(rules, keep=True)
+        self._alerts.adopt(rules)
         self._install(assembly)
         if self._jobs.running:
             self._schedule_routine()

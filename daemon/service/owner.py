@@ -14,16 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
-from typing import Protocol
 from uuid import uuid4
 
-from daemon.actuator import ActionOutcome, Actuator
-from daemon.clock import Clock
+from daemon.actuator import ActionOutcome
 from daemon.control import ControlError
 from daemon.health import observe
 from daemon.logs import log_event
-from daemon.metrics import Metrics
 from daemon.model import (
     AuditRecord,
     ChannelHistory,
@@ -34,10 +30,10 @@ from daemon.model import (
     Switch,
     effective_pause,
 )
-from daemon.novu.client import NovuClient
 from daemon.novu.errors import NovuError
 from daemon.policy import decide, history_keep, observe_primary, record_switch
-from daemon.service.durable import DurableState
+from daemon.service.context import Backoff, OwnerContext
+from daemon.service.publish import log_action, publish_decision, report_missing
 from daemon.service.runtime import ChannelRuntime, SignalRef
 from daemon.service.settlement import OpenAction, Settled, settle
 from daemon.state import StateError
@@ -48,53 +44,6 @@ ACTING = (DecisionKind.SWITCH, DecisionKind.WOULD_SWITCH)
 HISTORY_FLOOR_SECONDS = 7 * 86400.0
 """Switch history is kept at least this long (for people reading it), longer when a rule's
 brake or cooldown window needs it."""
-MAX_ACTION_BACKOFF = 300.0
-
-
-class ActionGate(Protocol):
-    """Stands in front of every write to Novu (leader election will be one)."""
-
-    def allows(self, channel: str) -> str | None:
-        """None to go ahead, else why this process may not act now."""
-        ...
-
-
-class OpenGate:
-    """The gate of a single replica: always open."""
-
-    def allows(self, channel: str) -> str | None:
-        del channel
-        return None
-
-
-@dataclass
-class OwnerContext:
-    """What every owner shares; `actuator` and `clients` are replaced by a reload."""
-
-    clock: Clock
-    state: DurableState
-    metrics: Metrics
-    actuator: Actuator
-    clients: dict[str, NovuClient]
-    started_at: float
-    dry_run: bool
-    action_slots: asyncio.Semaphore
-    gate: ActionGate = field(default_factory=OpenGate)
-
-
-@dataclass
-class Backoff:
-    """After a failed or refused action the channel waits, doubling up to 5 minutes."""
-
-    failures: int = 0
-    not_before: float = 0.0
-
-    def failed(self, now: float) -> None:
-        self.failures += 1
-        self.not_before = now + min(MAX_ACTION_BACKOFF, 5.0 * 2 ** (self.failures - 1))
-
-    def reset(self) -> None:
-        self.failures, self.not_before = 0, 0.0
 
 
 class ChannelOwner:
@@ -176,10 +125,10 @@ class ChannelOwner:
         if self.open_action is not None and now >= self.open_action.settle_after:
             await self.read_view()
         if self.open_action is not None:
-            return self._publish(self._settling(now), now=now)
+            return self._publish(self.open_action.decision(self.key, now=now), now=now)
         decision = self._decide(now)
         if decision.kind in ACTING and self._may_act(decision, now):
-            outcome = await self._act(decision)
+            outcome = await self.act(decision)
             if outcome is not None and outcome.kind in ("superseded", "noop"):
                 self._dirty = True  # decide again from the fresh view
         return decision
@@ -203,54 +152,18 @@ class ChannelOwner:
             runtime.dry_run_target = None  # a later dry-run switch is news again
         return self._publish(decision, now=now)
 
-    def _settling(self, now: float) -> Decision:
-        assert self.open_action is not None
-        started = self.open_action.started
-        return Decision(
-            channel=self.key,
-            kind=DecisionKind.WAIT,
-            reason=self.open_action.describe(now),
-            at=now,
-            current=started.from_,
-            target=started.to,
-            trigger=started.trigger,
-        )
-
     def _publish(self, decision: Decision, *, now: float) -> Decision:
         """Remember the decision, set its gauges, and log it when it changed."""
-        runtime = self.runtime
-        rule, metrics = runtime.rule, self.context.metrics
-        previous, runtime.last_decision = runtime.last_decision, decision
+        previous, self.runtime.last_decision = self.runtime.last_decision, decision
         self.evaluations += 1
-        env, channel = rule.environment, rule.channel
-        for candidate in rule.candidates:
-            health = runtime.health.get(candidate.integration)
-            if health is not None:
-                metrics.set_candidate_health(env, channel, candidate.integration, health.state)
-            for signal_id in candidate.signal_ids():
-                state = runtime.signals[(candidate.integration, signal_id)]
-                metrics.set_signal_health(
-                    env, channel, candidate.integration, signal_id, state.state
-                )
-        metrics.count_decision(env, channel, decision.kind)
-        metrics.evaluated(env, channel, now=now)
-        store = self.context.state.store
-        paused = effective_pause(store.global_pause, store.channel_pause(runtime.key), now)
-        metrics.set_paused(env, channel, paused=paused is not None)
-        metrics.set_blocked(env, channel, blocked=decision.kind is DecisionKind.BLOCKED)
-        if _changed(previous, decision):
-            level = logging.INFO if decision.kind is DecisionKind.KEEP else logging.WARNING
-            log_event(
-                log,
-                level,
-                "decision",
-                f"{runtime.key}: {decision.kind.value}: {decision.reason}",
-                channel=runtime.key,
-                kind=decision.kind.value,
-                current=decision.current,
-                target=decision.target,
-                trigger=decision.trigger,
-            )
+        publish_decision(
+            self.runtime,
+            decision,
+            previous=previous,
+            metrics=self.context.metrics,
+            store=self.context.state.store,
+            now=now,
+        )
         return decision
 
     def _may_act(self, decision: Decision, now: float) -> bool:
@@ -315,7 +228,7 @@ class ChannelOwner:
             self.backoff.reset()
         elif outcome.kind in ("failed", "refused"):
             self.backoff.failed(now)
-        _log_action(self.key, record)
+        log_action(self.key, record)
 
     async def _remember(self, switch: Switch) -> None:
         """Keep a switch the daemon made (counts for cooldown and the brake)."""
@@ -375,7 +288,7 @@ class ChannelOwner:
         runtime, rule = self.runtime, self.runtime.rule
         now = self.context.clock.now()
         runtime.view, runtime.view_error = view, None
-        self._report_missing(view)
+        report_missing(runtime, view)
         if self.open_action is not None:
             settled = settle(self.open_action, view, now=now)
             if settled is None:
@@ -450,22 +363,6 @@ class ChannelOwner:
         with contextlib.suppress(StateError):
             await self.context.state.record(record)
 
-    def _report_missing(self, view: ChannelView) -> None:
-        runtime, rule = self.runtime, self.runtime.rule
-        missing = [c.integration for c in rule.candidates if view.find(c.integration) is None]
-        if missing == runtime.missing:
-            return
-        runtime.missing = missing
-        if missing:
-            log_event(
-                log,
-                logging.ERROR,
-                "novu",
-                f"{runtime.key}: Novu has no {rule.channel} integration named "
-                f"{', '.join(missing)}; check the identifiers in the rules",
-                channel=runtime.key,
-            )
-
     # ---------------------------------------------------------- a person's switch
     async def manual(self, decision: Decision, *, wait: float) -> ActionOutcome:
         """A person's switch: waits up to `wait` for a routine evaluation to finish, never
@@ -491,28 +388,3 @@ class ChannelOwner:
                 409, "Novu's primary changed since the last read; check status and try again"
             )
         return outcome
-
-
-def _changed(previous: Decision | None, decision: Decision) -> bool:
-    if previous is None:
-        return True
-    return (previous.kind, previous.current, previous.target) != (
-        decision.kind,
-        decision.current,
-        decision.target,
-    )
-
-
-def _log_action(channel: str, record: AuditRecord) -> None:
-    level = logging.WARNING if record.result in ("ok", "dry_run") else logging.ERROR
-    log_event(
-        log,
-        level,
-        "action",
-        f"{channel}: {record.trigger} {record.from_} -> {record.to}: {record.result}"
-        + (f": {record.error}" if record.error else "")
-        + f" ({record.attempts} attempts, {record.duration:.2f}s)",
-        channel=channel,
-        audit_id=record.id,
-        result=record.result,
-    )

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, replace
 
 from daemon.durations import format_duration
-from daemon.model import AuditRecord, ChannelView, Switch
+from daemon.model import AuditRecord, ChannelKey, ChannelView, Decision, DecisionKind, Switch
 
 SETTLE_MARGIN = 5.0
 """Seconds past an action's deadline before 'not primary' means 'did not land': covers a
@@ -54,6 +54,18 @@ class OpenAction:
         return (
             f"settling action {self.started.id} ({route}, {self.why}): no action until "
             f"Novu shows {self.started.to} as primary or {format_duration(wait)} pass"
+        )
+
+    def decision(self, channel: ChannelKey, *, now: float) -> Decision:
+        """What the channel decides while this is open: wait, and say for what."""
+        return Decision(
+            channel=channel,
+            kind=DecisionKind.WAIT,
+            reason=self.describe(now),
+            at=now,
+            current=self.started.from_,
+            target=self.started.to,
+            trigger=self.started.trigger,
         )
 
 
