@@ -131,6 +131,7 @@ class Jobs:
                 )
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
         leftover = busy()
         for task in leftover:
             task.cancel()
