@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     """Seconds between checks of the rules file for changes."""
     grafana_hmac_secret: SecretStr | None = None
     """Grafana's webhook HMAC secret: a signed Grafana webhook needs no bearer token."""
+    grafana_hmac_header: str = "X-Grafana-Alerting-Signature"
+    """The *Header* set on Grafana's contact point (with this default, Grafana's own
+    fallback `X-Grafana-Alert-Signature` for an empty field is accepted too)."""
     grafana_hmac_timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"
     """The timestamp header set on Grafana's contact point; empty: Grafana sends none."""
     grafana_hmac_max_age: Seconds = 300.0

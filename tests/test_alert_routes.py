@@ -354,3 +354,24 @@ async def test_a_tampered_signed_body_is_refused(
     assert response.status_code == 401
     assert unsigned.status_code == 403  # no signature and no token configured: disabled
     assert receiver.batches == []
+
+
+async def test_grafanas_fallback_signature_header_is_accepted_too(
+    receiver: Receiver, registry: CollectorRegistry
+) -> None:
+    """Grafana's sender signs into `X-Grafana-Alert-Signature` when the contact point's
+    Header field is left empty (grafana/alerting http/hmac.go)."""
+    stamp = str(int(NOW))
+    headers = {
+        **JSON_TYPE,
+        STAMP_HEADER: stamp,
+        "X-Grafana-Alert-Signature": _sign(GRAFANA_BODY, stamp),
+    }
+    async with _signed_client(receiver, registry) as http:
+        response = await http.post(GRAFANA, content=GRAFANA_BODY, headers=headers)
+        headers["X-Grafana-Alert-Signature"] = _sign(GRAFANA_BODY, stamp, "other-secret-1")
+        forged = await http.post(GRAFANA, content=GRAFANA_BODY, headers=headers)
+    assert response.status_code == 200, response.text
+    assert forged.status_code == 401
+    assert "wrong X-Grafana-Alert-Signature signature" in forged.json()["error"]
+    assert len(receiver.batches) == 1

@@ -22,7 +22,12 @@ from starlette.routing import Route
 
 from daemon.alerts import Alert, AlertPayloadError, AlertSource, parse_alertmanager, parse_grafana
 from daemon.api.app import error_response, json_response
-from daemon.api.auth import GRAFANA_SIGNATURE_HEADER, require_token, verify_grafana_signature
+from daemon.api.auth import (
+    GRAFANA_SIGNATURE_HEADER,
+    grafana_signature_header,
+    require_token,
+    verify_grafana_signature,
+)
 from daemon.api.requests import ApiError, parse_json_object, read_body
 from daemon.control import JSON
 from daemon.logs import get_logger, log_event
@@ -48,6 +53,7 @@ class GrafanaSigning:
     secret: SecretStr
     timestamp_header: str | None = "X-Grafana-Alerting-Signature-Timestamp"
     max_age: float = 300.0
+    header: str = GRAFANA_SIGNATURE_HEADER
 
 
 _PARSERS: dict[AlertSource, Callable[[object], tuple[Alert, ...]]] = {
@@ -113,8 +119,8 @@ class _Webhook:
     async def handle(self, request: Request) -> Response:
         source = self._source
         signing = self._signing
-        signed = signing is not None and GRAFANA_SIGNATURE_HEADER.lower() in request.headers
-        if not signed:
+        header = None if signing is None else grafana_signature_header(request, signing.header)
+        if header is None:
             try:
                 require_token(request, self._token)
             except ApiError as exc:
@@ -122,12 +128,13 @@ class _Webhook:
         async with self._gate:
             try:
                 raw = await read_body(request, max_bytes=self._max_bytes)
-                if signing is not None and signed:
+                if signing is not None and header is not None:
                     try:
                         verify_grafana_signature(
                             request,
                             raw,
                             signing.secret,
+                            header=header,
                             timestamp_header=signing.timestamp_header,
                             max_age=signing.max_age,
                             now=self._clock(),

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from daemon import __version__
 from daemon.api import create_app
 from daemon.api.alerts import GrafanaSigning, alert_routes
+from daemon.api.auth import GRAFANA_SIGNATURE_HEADER
 from daemon.clock import Clock, SystemClock
 from daemon.logs import log_event, register_secret
 from daemon.metrics import Metrics
@@ -122,6 +123,7 @@ async def run_daemon(
                 settings.grafana_hmac_secret,
                 timestamp_header=settings.grafana_hmac_timestamp_header.strip() or None,
                 max_age=settings.grafana_hmac_max_age,
+                header=settings.grafana_hmac_header.strip() or GRAFANA_SIGNATURE_HEADER,
             )
         webhooks = alert_routes(
             daemon.receive_alerts,
