@@ -114,7 +114,7 @@ async def run_daemon(
         except SecretError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2
-        metrics.config_reload(True, now=clock.now())  # valid from the first load, not a reload
+        metrics.rules_loaded(now=clock.now())
         control = DaemonControl(daemon)
         signing = None
         if settings.grafana_hmac_secret is not None:
@@ -133,7 +133,11 @@ async def run_daemon(
             clock=clock.now,
         )
         app = create_app(
-            control, registry=registry, api_token=settings.api_token, alert_routes=webhooks
+            control,
+            registry=registry,
+            api_token=settings.api_token,
+            alert_routes=webhooks,
+            timeline=daemon.timeline,
         )
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
