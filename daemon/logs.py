@@ -26,6 +26,20 @@ MIN_SECRET_LENGTH = 6
 
 LogFormat = Literal["json", "text"]
 
+PROCESS_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "apscheduler",
+    "asyncio",
+    "py.warnings",
+    "",
+)
+"""Every other logger the running process writes through: the web server, the scheduler,
+asyncio's own complaints, Python warnings, and (`""`, the root logger, at WARNING and
+above) any library's. `run` and `demo` capture them, so a JSON log is only JSON lines."""
+_WARNINGS_ONLY = frozenset({"apscheduler", ""})
+
 _SENSITIVE_KEY = re.compile(
     r"(?:^|_)(?:authorization|api_?key|apikey|token|password|passwd|secret|credentials?"
     r"|cookie|set_cookie)$"
@@ -250,5 +264,20 @@ def configure_logging(
         for old in [h for h in logger.handlers if getattr(h, "_novu_failover", False)]:
             logger.removeHandler(old)
         logger.addHandler(handler)
-        logger.setLevel(levelno)
-        logger.propagate = False
+        if name in _WARNINGS_ONLY:
+            # Their INFO is chatter (apscheduler: two lines per job run; httpx: one per
+            # request), not events of the daemon.
+            logger.setLevel(max(levelno, logging.WARNING))
+            logger.propagate = name == ""
+        else:
+            logger.setLevel(levelno)
+            logger.propagate = False
+        if name == "":
+            for bare in [h for h in logger.handlers if h is not handler]:
+                if isinstance(bare, logging.StreamHandler) and bare.stream in (
+                    sys.stderr,
+                    sys.stdout,
+                ):
+                    logger.removeHandler(bare)  # a basicConfig() would print plain text
+    if "py.warnings" in capture:
+        logging.captureWarnings(True)

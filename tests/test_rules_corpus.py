@@ -56,7 +56,8 @@ EXPECTED: dict[str, Expected] = {
         (
             18,
             "verbose",
-            "unknown key 'verbose' (allowed: defaults, environments, channels, failure_classes)",
+            "unknown key 'verbose' (allowed: defaults, environments, channels, "
+            "failure_classes, alertmanagers)",
         ),
     ],
     "missing_keys.yaml": [

@@ -174,10 +174,17 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
     return name, op, value
 
 
+DatasourceAlerts = Literal["unknown", "down", "ignore"]
+"""What a Grafana `DatasourceNoData` / `DatasourceError` alert means for an alert signal."""
+
+
 class AlertSignal(SignalBase):
     """Passive: Alertmanager/Grafana alerts whose labels match all `matchers` mean down."""
 
     matchers: list[str] = Field(min_length=1)
+    datasource_alerts: DatasourceAlerts = "unknown"
+    """Grafana's NoData/Error alerts say the query could not be judged, not that the
+    provider is down: by default they make the signal `unknown`."""
 
     @field_validator("matchers")
     @classmethod
@@ -360,6 +367,38 @@ class FailurePattern(Strict):
             msg = f"{value!r} is not a regular expression: {exc}"
             raise ValueError(msg) from exc
         return value
+class AlertmanagerServer(Strict):
+    """One Alertmanager whose API (`GET /api/v2/alerts`) the daemon reads."""
+
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Sent with each request; values may hold `${ENV}` placeholders (e.g. a bearer token)."""
+
+
+class Alertmanagers(Strict):
+    """The Alertmanagers (one, or each member of an HA pair) that are the alert signals'
+    source of truth, read at start-up and every `interval`."""
+
+    servers: list[AlertmanagerServer] = Field(min_length=1)
+    interval: PositiveDuration = 30.0
+    timeout: PositiveDuration = 5.0
+
+    @field_validator("servers")
+    @classmethod
+    def _each_once(cls, servers: list[AlertmanagerServer]) -> list[AlertmanagerServer]:
+        urls = [server.url.rstrip("/") for server in servers]
+        twice = sorted({url for url in urls if urls.count(url) > 1})
+        if twice:
+            msg = f"each Alertmanager is listed once; listed twice: {', '.join(twice)}"
+            raise ValueError(msg)
+        return servers
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> Alertmanagers:
+        if self.timeout >= self.interval:
+            msg = f"timeout ({self.timeout:g}s) must be less than the interval ({self.interval:g}s)"
+            raise ValueError(msg)
+        return self
 
 
 class Rules(Strict):
@@ -368,6 +407,7 @@ class Rules(Strict):
     channels: list[ChannelRule] = Field(min_length=1)
     failure_classes: list[FailurePattern] = Field(default_factory=list)
     """User patterns for failure classes (docs/signals.md)."""
+    alertmanagers: Alertmanagers | None = None
 
     def channel(self, key: ChannelKey) -> ChannelRule | None:
         return next((c for c in self.channels if c.key == key), None)

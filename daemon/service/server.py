@@ -22,9 +22,10 @@ from prometheus_client import CollectorRegistry
 
 from daemon import __version__
 from daemon.api import create_app
-from daemon.api.alerts import alert_routes
+from daemon.api.alerts import GrafanaSigning, alert_routes
+from daemon.api.auth import GRAFANA_SIGNATURE_HEADER
 from daemon.clock import Clock, SystemClock
-from daemon.logs import log_event
+from daemon.logs import log_event, register_secret
 from daemon.metrics import Metrics
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
@@ -119,8 +120,21 @@ async def run_daemon(
             return 2
         metrics.rules_loaded(now=clock.now())
         control = DaemonControl(daemon)
+        signing = None
+        if settings.grafana_hmac_secret is not None:
+            register_secret(settings.grafana_hmac_secret.get_secret_value())
+            signing = GrafanaSigning(
+                settings.grafana_hmac_secret,
+                timestamp_header=settings.grafana_hmac_timestamp_header.strip() or None,
+                max_age=settings.grafana_hmac_max_age,
+                header=settings.grafana_hmac_header.strip() or GRAFANA_SIGNATURE_HEADER,
+            )
         webhooks = alert_routes(
-            daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
+            daemon.receive_alerts,
+            api_token=settings.api_token,
+            count=metrics.alert_received,
+            grafana_signing=signing,
+            clock=clock.now,
         )
         app = create_app(
             control,
