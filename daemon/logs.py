@@ -2,8 +2,9 @@
 
 One handler on the `novu_failover` logger writes one line per record. Structured fields ride
 on the record (`log_event(...)` or `extra={"fields": {...}}`). A filter on the handler
-redacts, as defense in depth: every registered secret (`register_secret`) anywhere in the
-message, fields or traceback becomes `***`, and so does the value of any field whose key
+redacts, as defense in depth: every registered secret (`register_secret`) and every URL
+password (`scheme://user:password@host`) anywhere in the message, fields or traceback
+becomes `***`, and so does the value of any field whose key
 names a credential (authorization, api_key, token, password, secret, credentials, cookie).
 """
 
@@ -18,6 +19,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from daemon.redaction import hide_url_credentials
 
 ROOT_LOGGER = "novu_failover"
 REDACTED = "***"
@@ -55,11 +58,12 @@ def register_secret(value: str) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with every registered secret replaced by `***`."""
+    """`text` with every registered secret, and the password of every URL that carries
+    one (`scheme://user:password@host`), replaced by `***`."""
     for secret in _secrets_sorted:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    return text
+    return hide_url_credentials(text)
 
 
 def is_sensitive_key(key: str) -> bool:
