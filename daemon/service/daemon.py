@@ -46,7 +46,7 @@ from daemon.policy import (
     observe_primary,
     record_switch,
 )
-from daemon.rules.loader import RulesError, load_rules
+from daemon.rules.loader import MAX_RULES_BYTES, RulesError, load_rules
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError, resolve_api_key
 from daemon.service.recovery import interrupted_actions, settle
@@ -101,6 +101,7 @@ class Daemon:
         self._interrupted = interrupted_actions(store.events(limit=500, offset=0)[0])
         self._alerts = AlertBook()
         self._install(rules, previous=None)
+        metrics.config_reload(True, now=self._started_at)  # the start-up load is the first
 
     # ----------------------------------------------------------------- set-up
     def _install(self, rules: Rules, *, previous: dict[str, ChannelRuntime] | None) -> None:
@@ -655,7 +656,8 @@ class Daemon:
         now = self._clock.now()
         self._rules_fingerprint = _fingerprint(self._rules_path)
         try:
-            rules = load_rules(self._rules_path)
+            # Reading and parsing block (a big or hostile file for long): not on the loop.
+            rules = await asyncio.to_thread(load_rules, self._rules_path)
             if rules != self._rules:
                 old = self._runtimes
                 self._install(rules, previous=old)
@@ -666,6 +668,9 @@ class Daemon:
             self._rules_error = f"{len(problems)} error(s): " + "; ".join(problems[:5])
         except (SecretError, OSError) as exc:
             self._rules_error = str(exc)
+        except Exception as exc:  # any failure keeps the last good rules, and says so
+            log.exception("rules reload (%s) failed unexpectedly", trigger)
+            self._rules_error = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
         else:
             self._rules_error = None
             self._loaded_at = now
@@ -712,11 +717,12 @@ class Daemon:
                 name: {"reached_at": at} for name, at in sorted(self._reached.items())
             },
         }
-        if unreached:
-            detail["waiting_for"] = [
-                f"Novu environment {name} not reached yet" for name in unreached
-            ]
-        return not unreached, detail
+        waiting = [f"Novu environment {name} not reached yet" for name in unreached]
+        if self._rules_error is not None:  # running on the last good rules: not as configured
+            waiting.insert(0, f"rules reload failed: {self._rules_error}")
+        if waiting:
+            detail["waiting_for"] = waiting
+        return not waiting, detail
 
     def status(self) -> JSON:
         now = self._clock.now()
@@ -799,7 +805,8 @@ def _same_dry_run(runtime: ChannelRuntime, decision: Decision) -> bool:
 def _fingerprint(path: Path) -> str | None:
     """Content hash of the rules file; follows symlinks, so a ConfigMap swap is seen."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as file:  # a huge file is refused by load_rules: hash its head
+            return hashlib.sha256(file.read(MAX_RULES_BYTES + 1)).hexdigest()
     except OSError:
         return None
 
