@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (SO_REUSEADDR); OSError when that is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
 
 
 @dataclass
@@ -129,7 +136,13 @@ async def run_daemon(
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGHUP, daemon.request_reload, "SIGHUP")
-        serving = asyncio.create_task(server.serve())
+        try:  # bound here, not by uvicorn, whose bind error is a traceback and exit 3
+            listener = _listen(host, port)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]
+            print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+            return 2
+        serving = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
             if serving.done():
                 print(f"cannot listen on {host}:{port}", file=sys.stderr)
