@@ -227,18 +227,26 @@ def _text_value(value: Any) -> str:
     return value if _PLAIN_VALUE.fullmatch(value) else json.dumps(value, ensure_ascii=False)
 
 
+LIBRARY_LOGGERS = ("uvicorn", "apscheduler", "httpx", "httpcore")
+"""Libraries the daemon runs on. Their records go through the same redacting handler, and
+they chat (every request, every job run): only their warnings show unless at DEBUG."""
+
+
 def configure_logging(
     *,
     fmt: LogFormat,
     level: str,
     stream: TextIO | None = None,
     capture: Iterable[str] = (),
+    chatty: Iterable[str] = (),
 ) -> None:
     """Send the `novu_failover` tree (and the `capture` loggers, e.g. `apscheduler`) to one
-    handler on `stream` (default: the current sys.stderr).
+    handler on `stream` (default: the current sys.stderr). The `chatty` loggers go there
+    too, at WARNING or above unless `level` is DEBUG.
 
     Calling it again replaces the handler it installed before; it never adds a second one.
-    The configured loggers stop propagating to the root, so a record is written once.
+    The configured loggers stop propagating to the root, so a record is written once (and
+    redacted: a library's own line never reaches the root's handler unredacted).
     """
     formatters: dict[str, type[logging.Formatter]] = {"json": JsonFormatter, "text": TextFormatter}
     if fmt not in formatters:
@@ -249,10 +257,13 @@ def configure_logging(
     handler.setFormatter(formatters[fmt]())
     handler.addFilter(RedactionFilter())
     handler._novu_failover = True  # type: ignore[attr-defined]  # marks the handler we own
-    for name in (ROOT_LOGGER, *capture):
+    quiet = levelno if levelno <= logging.DEBUG else max(levelno, logging.WARNING)
+    loggers = [(name, levelno) for name in (ROOT_LOGGER, *capture)]
+    loggers.extend((name, quiet) for name in chatty)
+    for name, logger_level in loggers:
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, "_novu_failover", False)]:
             logger.removeHandler(old)
         logger.addHandler(handler)
-        logger.setLevel(levelno)
+        logger.setLevel(logger_level)
         logger.propagate = False

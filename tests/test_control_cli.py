@@ -395,9 +395,7 @@ def _absurd(payload: object, value: object) -> object:
     """`payload` with every time-like field (and every `*_until`) set to `value`."""
     if isinstance(payload, dict):
         return {
-            key: value
-            if key in _TIME_KEYS or key.endswith("_until")
-            else _absurd(item, value)
+            key: value if key in _TIME_KEYS or key.endswith("_until") else _absurd(item, value)
             for key, item in payload.items()
         }
     if isinstance(payload, list):

@@ -33,4 +33,3 @@ def test_a_port_already_taken_is_one_line_and_exit_2(tmp_path: Path) -> None:
         done = _run(tmp_path, f"127.0.0.1:{port}")
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"cannot listen on 127.0.0.1:{port}: Address already in use\n"
-

@@ -25,7 +25,7 @@ from daemon import __version__
 from daemon.api import create_app
 from daemon.api.alerts import alert_routes
 from daemon.clock import Clock, SystemClock
-from daemon.logs import log_event
+from daemon.logs import log_event, register_secret
 from daemon.metrics import Metrics
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
@@ -46,10 +46,22 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (SO_REUSEADDR); OSError when that is taken."""
+def _register_token(settings: Settings) -> None:
+    """The API token is a secret the redactor must know: pasted anywhere, it shows as ***."""
+    if settings.api_token is not None:
+        register_secret(settings.api_token.get_secret_value())
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """A listening TCP socket on host:port, or None after printing one line saying why not
+    (the port is taken, the host does not resolve)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=2048)
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]
+        print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        return None
 
 
 @dataclass
@@ -94,6 +106,7 @@ async def run_daemon(
     """Run until SIGTERM/SIGINT (or `stop` is set). Returns the process exit code."""
     environ = os.environ if environ is None else environ
     clock = clock or SystemClock()
+    _register_token(settings)
     stop = stop or asyncio.Event()
     rules_path = Path(settings.rules)
     loaded = _load(rules_path, Path(settings.state_dir))
@@ -136,11 +149,8 @@ async def run_daemon(
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGHUP, daemon.request_reload, "SIGHUP")
-        try:  # bound here, not by uvicorn, whose bind error is a traceback and exit 3
-            listener = _listen(host, port)
-        except OSError as exc:
-            reason = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]
-            print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        listener = _listen(host, port)  # bound here: uvicorn's bind error is a traceback
+        if listener is None:
             return 2
         serving = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
