@@ -1,8 +1,14 @@
-"""Carry out a switch decision against Novu: re-read, check, set-primary, activate, verify.
+"""Carry out a switch decision against Novu: re-read, compare, set-primary, activate, verify.
 
-One action per channel at a time, bounded by `action_timeout`, and exactly one final
-AuditRecord per attempt (ok, failed, refused, dry run, timed out), handed to a durable
-AuditSink; an action that writes to Novu is preceded by a `started` record of the same id.
+One action per channel at a time, bounded by `action_timeout`. The re-read is a
+compare-and-set: when Novu's primary is no longer the decision's `current`, the action is
+dropped (`superseded`) before any write; a target already the active primary is a `noop`.
+Neither is an attempt, so neither is audited here: the channel owner records what it is.
+
+A write to Novu is preceded by a `started` record of the same id; its final record follows
+when the outcome is certain (ok, failed, refused). When it is not (the write timed out, its
+answer was lost, the process is stopping mid-call) Novu may still perform it: the action is
+left `open` and the owner settles it from Novu's view (daemon/service/settlement.py).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import uuid4
 
 from daemon.clock import Clock
@@ -27,6 +33,8 @@ from daemon.model import (
     Trigger,
 )
 from daemon.novu import NovuClient, NovuError
+from daemon.novu.errors import NovuApiError
+from daemon.readback import readback_problem
 from daemon.rules.model import ChannelRule
 
 log = logging.getLogger("novu_failover.actuator")
@@ -36,18 +44,29 @@ IN_FLIGHT = "another action is in flight"
 
 
 class AuditSink(Protocol):
-    def record(self, entry: AuditRecord) -> None:
-        """Keep `entry` durably before returning (the state store implements this)."""
+    async def record(self, entry: AuditRecord) -> None:
+        """Keep `entry` durably before returning; raise (StateError) when it cannot."""
         ...
+
+
+OutcomeKind = Literal["done", "failed", "refused", "dry_run", "superseded", "noop", "open"]
+"""done/failed/refused/dry_run carry their final audit record; superseded and noop wrote
+nothing to Novu and carry none; open carries the `started` record of an unsettled write."""
 
 
 @dataclass(frozen=True)
 class ActionOutcome:
     """What happened: `view` is Novu's channel as last read (after the action when it ran)."""
 
-    ok: bool
-    record: AuditRecord
+    kind: OutcomeKind
+    record: AuditRecord | None
     view: ChannelView | None
+    deadline: float | None = None
+    """For `open`: when the action's own time bound ran out (settle after it)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind in ("done", "dry_run")
 
 
 class _Refused(Exception):  # noqa: N818 - a verdict, not a fault: the action is refused
@@ -56,6 +75,14 @@ class _Refused(Exception):  # noqa: N818 - a verdict, not a fault: the action is
 
 class _Failed(Exception):  # noqa: N818 - the action ran and the result is wrong
     """The writes ran but the read-back does not show the target as the active primary."""
+
+
+class _Skipped(Exception):  # noqa: N818 - a verdict: nothing to write, nothing to audit
+    """The fresh view makes the action pointless: superseded by a change, or a no-op."""
+
+    def __init__(self, kind: OutcomeKind, why: str) -> None:
+        super().__init__(why)
+        self.kind = kind
 
 
 @dataclass
@@ -69,6 +96,8 @@ class _Action:
     stage: str = "reading the channel"
     writing: bool = False
     """A write call (set-primary, activate) is under way: its requests count as attempts."""
+    started_record: AuditRecord | None = None
+    """The write-ahead record, once written: from then on the outcome must be certain."""
     attempts: int = 0
     from_: str | None = None
     view: ChannelView | None = None
@@ -95,14 +124,19 @@ class Actuator:
         self._new_id = new_id
         self._in_flight: set[ChannelKey] = set()
 
+    @property
+    def action_timeout(self) -> float:
+        return self._action_timeout
+
     def in_flight(self, channel: ChannelKey) -> bool:
         return channel in self._in_flight
 
     async def execute(self, rule: ChannelRule, decision: Decision) -> ActionOutcome:
         """Make `decision.target` the channel's one active primary (or, dry run, say how).
 
-        Never raises for Novu failures, refusals or timeouts: they come back as an outcome
-        with its audit record. Raises ValueError for a decision that does not act.
+        Never raises for Novu failures, refusals or timeouts: they come back as an outcome.
+        Raises ValueError for a decision that does not act, and CancelledError when
+        cancelled (an open write stays open: its `started` record has no final record).
         """
         if decision.kind not in ACTING_KINDS:
             msg = f"only switch decisions are executed, not {decision.kind.value!r}"
@@ -116,8 +150,8 @@ class Actuator:
         action = _Action(rule, decision, id=self._new_id(), started=self._clock.now())
         if rule.key in self._in_flight:
             action.stage = "waiting for the action in flight"
-            record = self._record(action, "refused", IN_FLIGHT)
-            return ActionOutcome(ok=False, record=record, view=None)
+            record = await self._final(action, "refused", IN_FLIGHT)
+            return ActionOutcome("refused", record, view=None)
         self._in_flight.add(rule.key)
         try:
             return await self._bounded(action)
@@ -127,28 +161,61 @@ class Actuator:
     async def _bounded(self, action: _Action) -> ActionOutcome:
         result: AuditResult
         error: str | None = None
+        deadline = action.started + self._action_timeout
         try:
             async with asyncio.timeout(self._action_timeout):
                 result = await self._act(action)
+        except _Skipped as exc:
+            return ActionOutcome(exc.kind, None, view=action.view)
         except _Refused as exc:
             result, error = "refused", str(exc)
         except _Failed as exc:
             result, error = "failed", str(exc)
         except TimeoutError:
             action.attempts += 1 if action.writing else 0  # at least the one cut short
+            if action.writing:
+                return self._open(action, deadline, f"timed out while {action.stage}")
             limit = format_duration(self._action_timeout)
             result, error = "failed", f"timed out after {limit} while {action.stage}"
         except NovuError as exc:
             action.attempts += exc.attempts if action.writing else 0
+            if action.writing and not _refused_by_novu(exc):
+                return self._open(action, deadline, f"{action.stage}: {exc}")
             result, error = "failed", f"{action.stage}: {exc}"
         except asyncio.CancelledError:
-            self._record(action, "failed", f"cancelled while {action.stage}")
+            if action.started_record is None:
+                await asyncio.shield(
+                    self._final(action, "failed", f"cancelled while {action.stage}")
+                )
+            else:
+                log.warning(
+                    "%s: action %s cancelled while %s; left open, settled from Novu's view",
+                    action.rule.key,
+                    action.id,
+                    action.stage,
+                )
             raise
+        except _AuditFailed as exc:
+            # The write-ahead record could not be kept: nothing was written to Novu.
+            return ActionOutcome("failed", exc.record, view=action.view)
         except Exception as exc:  # a bug must not lose the audit record of a live action
             log.exception("%s: action %s failed unexpectedly", action.rule.key, action.id)
+            if action.started_record is not None:
+                return self._open(action, deadline, f"unexpected {type(exc).__name__}")
             result, error = "failed", f"unexpected {type(exc).__name__} while {action.stage}"
-        record = self._record(action, result, error)
-        return ActionOutcome(ok=result in ("ok", "dry_run"), record=record, view=action.view)
+        record = await self._final(action, result, error)
+        return ActionOutcome(_KIND_OF[result], record, view=action.view)
+
+    def _open(self, action: _Action, deadline: float, why: str) -> ActionOutcome:
+        """The write may or may not have happened: leave the action open for settlement."""
+        log.warning(
+            "%s: action %s outcome unknown (%s); settling it from Novu's view after %s",
+            action.rule.key,
+            action.id,
+            why,
+            format_duration(max(0.0, deadline - action.started)),
+        )
+        return ActionOutcome("open", action.started_record, view=None, deadline=deadline)
 
     async def _act(self, action: _Action) -> AuditResult:
         rule, decision = action.rule, action.decision
@@ -157,18 +224,10 @@ class Actuator:
             msg = f"no Novu client for environment {rule.environment!r}"
             raise _Failed(msg)
         target_name = decision.target or ""
-        action.view = await client.channel_view(rule.channel, now=self._clock.now())
-        current = action.view.primary
-        action.from_ = current.identifier if current else None
-        target = action.view.find(target_name)
-        if target is None:
-            msg = f"{target_name} is not an integration of {rule.key} in Novu"
-            raise _Refused(msg)
-
+        target = await self._compare(client, action)
         dry_run = decision.kind is DecisionKind.WOULD_SWITCH
         if target.primary and target.active:
-            action.notes["plan"] = "none: already primary and active"
-            return "dry_run" if dry_run else _verified(action.view, target_name)
+            raise _Skipped("noop", f"{target_name} is already the active primary")
         if target.primary:
             action.notes["plan"] = "activate: already primary but inactive"
         else:
@@ -184,8 +243,13 @@ class Actuator:
             return "dry_run"
 
         # Write-ahead: if the process dies between Novu's write and the final record, the
-        # trail still shows the attempt, and the next start reconciles it with Novu.
-        self._record(action, "started", None)
+        # trail still shows the attempt, and the owner settles it from Novu's view.
+        if target.primary:
+            action.notes["idempotency_key"] = "none (PUT)"
+        else:
+            action.notes["idempotency_key"] = f"novu-failover-{action.id}"
+        action.notes["deadline"] = repr(action.started + self._action_timeout)
+        action.started_record = await self._write_ahead(action)
         if target.primary:
             await self._activate(client, target, action)
         else:
@@ -201,11 +265,32 @@ class Actuator:
             await self._activate(client, readback, action)
             action.stage = "reading back the channel"
             action.view = await client.channel_view(rule.channel, now=self._clock.now())
-        return _verified(action.view, target_name)
+        problem = readback_problem(action.view, target_name)
+        if problem is not None:
+            raise _Failed(problem)
+        return "ok"
+
+    async def _compare(self, client: NovuClient, action: _Action) -> Integration:
+        """Re-read the channel: the compare of compare-and-set. The target, when Novu still
+        shows the decision's `current` as primary; else the action is superseded."""
+        rule, decision = action.rule, action.decision
+        action.view = await client.channel_view(rule.channel, now=self._clock.now())
+        current = action.view.primary
+        action.from_ = current.identifier if current else None
+        if action.from_ != decision.current:
+            msg = (
+                f"Novu's primary is {action.from_ or 'none'}, not {decision.current or 'none'} "
+                "as decided: changed outside novu-failover"
+            )
+            raise _Skipped("superseded", msg)
+        target = action.view.find(decision.target or "")
+        if target is None:
+            msg = f"{decision.target} is not an integration of {rule.key} in Novu"
+            raise _Refused(msg)
+        return target
 
     async def _set_primary(self, client: NovuClient, target: Integration, action: _Action) -> None:
-        key = f"novu-failover-{action.id}"  # fresh per action, the same on each retry
-        action.notes["idempotency_key"] = key
+        key = action.notes["idempotency_key"]  # fresh per action, the same on each retry
         action.stage, action.writing = f"calling set-primary on {target.identifier}", True
         action.erased = target.conditions  # Novu erases them, even if its reply is lost
         done = await client.set_primary(target.id, idempotency_key=key)
@@ -224,10 +309,35 @@ class Actuator:
         action.writing = False
         action.notes["activated"] = "true"
 
-    def _record(self, action: _Action, result: AuditResult, error: str | None) -> AuditRecord:
+    async def _write_ahead(self, action: _Action) -> AuditRecord:
+        record = self._build(action, "started", None)
+        try:
+            await self._audit.record(record)
+        except Exception as exc:
+            error = f"not started: cannot keep the write-ahead audit record: {exc}"
+            final = self._build(action, "failed", error)
+            log.error("%s: %s", action.rule.key, error)  # noqa: TRY400 - cause is in `error`
+            raise _AuditFailed(final) from exc
+        _log_record(action.rule.key, record)
+        return record
+
+    async def _final(self, action: _Action, result: AuditResult, error: str | None) -> AuditRecord:
+        record = self._build(action, result, error)
+        _log_record(action.rule.key, record)
+        try:
+            await self._audit.record(record)
+        except Exception:
+            # The log line above is the last copy of this record; the owner reports the
+            # state error (readiness, metric) from the store itself.
+            log.exception(
+                "%s: cannot keep the audit record of action %s", action.rule.key, action.id
+            )
+        return record
+
+    def _build(self, action: _Action, result: AuditResult, error: str | None) -> AuditRecord:
         decision = action.decision
         trigger: Trigger = decision.trigger or "failover"
-        record = AuditRecord(
+        return AuditRecord(
             id=action.id,
             at=action.started,
             environment=action.rule.environment,
@@ -245,32 +355,35 @@ class Actuator:
             duration=max(0.0, self._clock.now() - action.started),
             extra=dict(action.notes),
         )
-        _log_record(action.rule.key, record)
-        self._audit.record(record)
-        return record
 
 
-def _verified(view: ChannelView, target: str) -> AuditResult:
-    """ "ok" when `target` is the channel's one primary and active; else _Failed saying why."""
-    problem = _problem(view, target)
-    if problem is not None:
-        raise _Failed(problem)
-    return "ok"
+_KIND_OF: dict[AuditResult, OutcomeKind] = {
+    "ok": "done",
+    "dry_run": "dry_run",
+    "refused": "refused",
+    "failed": "failed",
+    "started": "open",
+}
 
 
-def _problem(view: ChannelView, target: str) -> str | None:
-    primaries = [i for i in view.integrations if i.primary]
-    if not primaries:
-        return f"read-back: {view.environment}/{view.channel} has no primary (expected {target})"
-    if len(primaries) > 1:
-        names = ", ".join(i.identifier for i in primaries)
-        return f"read-back: {len(primaries)} primaries ({names}); expected only {target}"
-    (primary,) = primaries
-    if primary.identifier != target:
-        return f"read-back: primary is {primary.identifier}, not {target}"
-    if not primary.active:
-        return f"read-back: {target} is primary but inactive, so it receives no traffic"
-    return None
+class _AuditFailed(Exception):  # noqa: N818 - carries the record that could not be kept
+    def __init__(self, record: AuditRecord) -> None:
+        super().__init__(record.error)
+        self.record = record
+
+
+def _refused_by_novu(exc: NovuError) -> bool:
+    """Novu answered a definite no (a 4xx it does not mean as 'try again'): nothing changed."""
+    return (
+        isinstance(exc, NovuApiError)
+        and 400 <= exc.status < 500
+        and exc.status
+        not in (
+            408,
+            409,
+            429,
+        )
+    )
 
 
 def _log_record(channel: ChannelKey, record: AuditRecord) -> None:

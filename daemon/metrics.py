@@ -166,6 +166,10 @@ class Metrics:
         )
         self.config_valid = gauge("config_valid", "1 if the last rules (re)load succeeded.")
         self.build_info = gauge("build_info", "Build information; always 1.", ("version",))
+        self.state_write_errors = counter(
+            "state_write_errors_total",
+            "Failed writes to the state directory (state.json, audit trail); see /readyz.",
+        )
 
         self.build_info.labels(_label(version)).set(1)
         for result in ("ok", "error"):
@@ -297,6 +301,10 @@ class Metrics:
         """A webhook arrived: source `alertmanager` / `grafana`; status e.g. `accepted`,
         `rejected`, `unauthorized`."""
         self.alerts_received.labels(_label(source), _label(status)).inc()
+
+    def state_write_failed(self) -> None:
+        """A write to STATE_DIR (state.json or the audit trail) failed."""
+        self.state_write_errors.inc()
 
     def config_reload(self, ok: bool, *, now: float) -> None:
         self.config_reloads.labels("ok" if ok else "error").inc()

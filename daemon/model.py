@@ -163,7 +163,7 @@ def effective_pause(
 
 AuditResult = Literal["started", "ok", "failed", "refused", "dry_run"]
 """`started` is written before the first write to Novu, so a crash mid-action leaves a trace."""
-AuditAction = Literal["switch", "pause", "resume", "ack"]
+AuditAction = Literal["switch", "pause", "resume", "ack", "drift"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +187,8 @@ class AuditRecord:
     duration: float = 0.0
     extra: Mapping[str, str] = field(default_factory=dict)
     action: AuditAction = "switch"
-    """What was done: a primary switch, or a person's pause / resume / brake ack."""
+    """What was done: a primary switch, a person's pause / resume / brake ack, or a change of
+    the primary made outside novu-failover (drift), seen and respected."""
 
 
 MessageStatus = Literal["sent", "error", "warning"]

@@ -367,7 +367,9 @@ class FakePlane:
         data["now"] = self.clock.now()
         return data
 
-    def pause(self, *, channel: str | None, until: float | None, reason: str, by: str) -> JSON:
+    async def pause(
+        self, *, channel: str | None, until: float | None, reason: str, by: str
+    ) -> JSON:
         self._record("pause", channel=channel, until=until, reason=reason, by=by)
         now = self.clock.now()
         if until is not None and until <= now:
@@ -380,7 +382,7 @@ class FakePlane:
         self._audit("pause", channel, by=by, reason=reason)
         return {"paused": channel or "*", "pause": pause_json(pause)}
 
-    def resume(self, *, channel: str | None, by: str) -> JSON:
+    async def resume(self, *, channel: str | None, by: str) -> JSON:
         self._record("resume", channel=channel, by=by)
         if channel is None:
             self.global_pause = None
@@ -389,7 +391,7 @@ class FakePlane:
         self._audit("resume", channel, by=by, reason="resumed")
         return {"resumed": channel or "*"}
 
-    def ack(self, *, channel: str, by: str) -> JSON:
+    async def ack(self, *, channel: str, by: str) -> JSON:
         self._record("ack", channel=channel, by=by)
         found = self._channel(channel)
         found.blocked_until = None

@@ -132,7 +132,7 @@ class Audit:
         self.started: list[AuditRecord] = []
         self.order: list[str] = []
 
-    def record(self, entry: AuditRecord) -> None:
+    async def record(self, entry: AuditRecord) -> None:
         (self.started if entry.result == "started" else self.records).append(entry)
         self.order.append(f"{entry.id}:{entry.result}")
 
@@ -262,7 +262,7 @@ async def test_switch_sets_the_primary_verifies_it_and_audits_once() -> None:
 async def test_each_action_gets_a_fresh_idempotency_key() -> None:
     rig = Rig(email_channel())
     await rig.run()
-    await rig.run(d=decision("sendgrid-main", trigger="failback"))
+    await rig.run(d=decision("sendgrid-main", trigger="failback", current="ses-backup"))
     keys = [r.headers["Idempotency-Key"] for r in rig.novu.writes()]
     assert keys == ["novu-failover-action1", "novu-failover-action2"]
 
@@ -385,7 +385,7 @@ async def test_an_inactive_primary_target_is_activated_with_put_not_set_primary(
     novu.add("sendgrid-main")
     novu.add("ses-backup", primary=True, active=False)
     rig = Rig(novu)
-    outcome = await rig.run()
+    outcome = await rig.run(d=decision(current="ses-backup"))
     assert outcome.ok
     (write,) = novu.writes()
     assert (write.method, write.url.path) == ("PUT", f"/v1/integrations/{IDS['ses-backup']}")
@@ -395,16 +395,36 @@ async def test_an_inactive_primary_target_is_activated_with_put_not_set_primary(
     assert outcome.record.from_ == "ses-backup"
 
 
-async def test_an_already_active_primary_target_needs_no_call() -> None:
+async def test_an_already_active_primary_target_is_a_noop_never_a_recorded_switch() -> None:
     novu = FakeNovu()
     novu.add("sendgrid-main")
     novu.add("ses-backup", primary=True)
     rig = Rig(novu)
-    outcome = await rig.run()
-    assert outcome.ok
+    outcome = await rig.run(d=decision(current="ses-backup"))
+    assert (outcome.kind, outcome.record) == ("noop", None)
     assert novu.writes() == []
-    assert outcome.record.extra["plan"] == "none: already primary and active"
-    assert outcome.record.attempts == 0
+    assert rig.audit.records == rig.audit.started == []
+
+
+@pytest.mark.parametrize(
+    "primary",
+    ["ses-backup", "mailgun-spare"],
+    ids=["person-chose-the-target", "person-chose-another"],
+)
+async def test_a_primary_changed_since_the_decision_supersedes_the_action(primary: str) -> None:
+    """Compare-and-set: the decision said sendgrid-main was primary; Novu now says otherwise."""
+    novu = FakeNovu()
+    novu.add("sendgrid-main")
+    novu.add("ses-backup", primary=primary == "ses-backup")
+    novu.add("mailgun-spare", primary=primary == "mailgun-spare")
+    rig = Rig(novu)
+    outcome = await rig.run()
+    assert (outcome.kind, outcome.record) == ("superseded", None)
+    assert novu.writes() == []
+    assert rig.audit.records == rig.audit.started == []
+    assert outcome.view is not None
+    assert outcome.view.primary is not None
+    assert outcome.view.primary.identifier == primary
 
 
 async def test_a_set_primary_answer_with_an_inactive_target_is_followed_by_activate() -> None:
@@ -472,13 +492,17 @@ async def test_novu_unavailable_fails_the_action_with_the_attempts_made() -> Non
     novu.hooks["POST", "set-primary"] = lambda request: httpx.Response(
         503, json={"statusCode": 503, "message": "Service Unavailable"}
     )
-    outcome = await Rig(novu).run()
-    record = outcome.record
-    assert (record.result, record.attempts) == ("failed", 5)
-    assert (record.error or "").startswith(
-        "calling set-primary on ses-backup: Novu set_primary unavailable"
-    )
-    assert record.from_ == "sendgrid-main"
+    rig = Rig(novu)
+    outcome = await rig.run()
+    # 503s may come from a proxy after Novu made the change: the outcome is not known, so
+    # the action stays open (its write-ahead record only) to be settled from Novu's view.
+    assert outcome.kind == "open"
+    assert outcome.record is not None
+    assert outcome.record.result == "started"
+    assert outcome.record.from_ == "sendgrid-main"
+    assert outcome.deadline == rig.clock.now() + 30.0
+    assert rig.audit.records == []
+    assert [r.id for r in rig.audit.started] == [outcome.record.id]
 
 
 async def test_a_refused_write_is_not_retried_and_fails() -> None:
@@ -554,15 +578,31 @@ async def test_the_whole_action_is_bounded_by_action_timeout() -> None:
 
     novu.hooks["POST", "set-primary"] = hang
     rig = Rig(novu, action_timeout=0.05)
+    began = rig.clock.now()
     outcome = await rig.run()
-    record = outcome.record
-    assert (record.result, record.attempts) == ("failed", 1)
-    assert record.error == "timed out after 50ms while calling set-primary on ses-backup"
+    assert outcome.kind == "open"  # Novu may still carry out the call it was sent
+    assert outcome.deadline == began + 0.05
     assert not rig.actuator.in_flight("production/email")
-    assert rig.audit.records == [record]
+    assert rig.audit.records == []
+    assert [r.result for r in rig.audit.started] == ["started"]
 
 
-async def test_a_cancelled_action_is_still_audited() -> None:
+async def test_a_timeout_before_any_write_fails_for_certain() -> None:
+    novu = email_channel()
+
+    async def hang(request: httpx.Request) -> None:
+        await asyncio.Event().wait()
+
+    novu.hooks["GET", "list"] = hang
+    rig = Rig(novu, action_timeout=0.05)
+    outcome = await rig.run()
+    assert outcome.record is not None
+    assert (outcome.kind, outcome.record.result) == ("failed", "failed")
+    assert outcome.record.error == "timed out after 50ms while reading the channel"
+    assert rig.audit.started == []
+
+
+async def test_a_cancelled_write_stays_open_for_settlement() -> None:
     novu = email_channel()
     entered = asyncio.Event()
 
@@ -577,10 +617,29 @@ async def test_a_cancelled_action_is_still_audited() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    (record,) = rig.audit.records
-    assert record.result == "failed"
-    assert record.error == "cancelled while calling set-primary on ses-backup"
+    assert rig.audit.records == []  # never `failed`: Novu may have performed it
+    assert [r.result for r in rig.audit.started] == ["started"]
     assert not rig.actuator.in_flight("production/email")
+
+
+async def test_a_cancelled_action_before_any_write_is_audited_as_failed() -> None:
+    novu = email_channel()
+    entered = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    novu.hooks["GET", "list"] = hang
+    rig = Rig(novu)
+    task = asyncio.create_task(rig.run())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (record,) = rig.audit.records
+    assert (record.result, record.error) == ("failed", "cancelled while reading the channel")
+    assert rig.audit.started == []
 
 
 async def test_an_unexpected_error_is_audited_as_failed_not_lost() -> None:
@@ -592,9 +651,33 @@ async def test_an_unexpected_error_is_audited_as_failed_not_lost() -> None:
 
     novu.hooks["POST", "set-primary"] = broken
     outcome = await rig.run()
+    # after the write-ahead record the outcome is unknown: open, its started record kept
+    assert outcome.kind == "open"
+    assert [r.result for r in rig.audit.started] == ["started"]
+
+    novu.hooks.pop(("POST", "set-primary"))
+    novu.hooks["GET", "list"] = broken
+    outcome = await rig.run()
+    assert outcome.record is not None
     assert outcome.record.result == "failed"
-    assert outcome.record.error == "unexpected KeyError while calling set-primary on ses-backup"
+    assert outcome.record.error == "unexpected KeyError while reading the channel"
     assert rig.audit.records == [outcome.record]
+
+
+async def test_a_write_ahead_record_that_cannot_be_kept_stops_the_action() -> None:
+    novu = email_channel()
+    rig = Rig(novu)
+
+    async def refuse(entry: AuditRecord) -> None:
+        if entry.result == "started":
+            raise OSError(28, "No space left on device")
+
+    rig.audit.record = refuse  # type: ignore[method-assign]
+    outcome = await rig.run()
+    assert outcome.record is not None
+    assert (outcome.kind, outcome.record.result) == ("failed", "failed")
+    assert "cannot keep the write-ahead audit record" in (outcome.record.error or "")
+    assert novu.writes() == []
 
 
 # -- against the Novu simulator -------------------------------------------------------------
@@ -666,7 +749,7 @@ async def test_sim_inactive_primary_target_is_activated() -> None:
         if item.channel == "email":
             item.primary = item.identifier == "ses-backup"
             item.active = item.identifier != "ses-backup"
-    outcome = await rig.run()
+    outcome = await rig.run(d=decision(current="ses-backup"))
     assert outcome.ok
     assert rig.writes() == ["PUT ses-backup 200"]
     assert rig.primary() == ("ses-backup", True)
@@ -714,8 +797,9 @@ async def test_sim_novu_down_fails_the_action_and_leaves_the_primary() -> None:
     rig = SimRig()
     rig.sim.faults.add(Fault(kind="error", path="/v1/integrations/", status=500))
     outcome = await rig.run()
-    assert (outcome.record.result, outcome.record.attempts) == ("failed", 5)
+    assert outcome.kind == "open"  # settled later from Novu's view (which shows no change)
     assert rig.primary() == ("sendgrid-main", True)
+    assert [c.executed for c in rig.sim.calls if c.kind == "set-primary"] == [False] * 5
 
 
 async def test_sim_one_action_in_flight_per_channel() -> None:
@@ -744,6 +828,6 @@ async def test_sim_a_hung_novu_is_cut_by_the_action_timeout() -> None:
         outcome = await rig.run()
     finally:
         rig.sim.release_hangs()
-    assert outcome.record.result == "failed"
-    assert outcome.record.error == "timed out after 100ms while calling set-primary on ses-backup"
+    assert outcome.kind == "open"
+    assert rig.audit.records == []
     assert not rig.actuator.in_flight("production/email")

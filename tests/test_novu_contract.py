@@ -3,6 +3,7 @@ Novu's OpenAPI document (tests/openapi_contract.py), on success and on error pat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -153,7 +154,7 @@ class Audit:
     def __init__(self) -> None:
         self.records: list[AuditRecord] = []
 
-    def record(self, entry: AuditRecord) -> None:
+    async def record(self, entry: AuditRecord) -> None:
         self.records.append(entry)
 
 
@@ -176,12 +177,14 @@ async def test_an_actuator_switch_and_activation_keep_to_the_contract() -> None:
         kind=DecisionKind.SWITCH,
         reason="test",
         at=0.0,
+        current="sendgrid-main",
         target="ses-backup",
         trigger="manual",
     )
     assert (await actuator.execute(rule, decision)).ok
     sim.integration("ses-backup").active = False  # primary but inactive: PUT is the fix
-    assert (await actuator.execute(rule, decision)).ok
+    activate = dataclasses.replace(decision, current="ses-backup")
+    assert (await actuator.execute(rule, activate)).ok
     methods = [r.method for r, _ in recording.exchanges]
     assert methods == ["GET", "POST", "GET", "GET", "PUT", "GET"]
     assert_contract(recording)

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from daemon.model import AuditRecord, ChannelView, Integration, Switch
-from daemon.service.recovery import interrupted_actions, settle
+from daemon.service.recovery import interrupted_actions
+from daemon.service.settlement import SETTLE_MARGIN, OpenAction, settle
 
 T0 = 1_700_000_000.0
 
@@ -69,12 +70,40 @@ def test_nothing_is_interrupted_when_every_action_finished() -> None:
     assert interrupted_actions([replace(first, result="failed"), first]) == {}
 
 
-def test_a_landed_switch_is_recorded_ok_with_its_own_trigger() -> None:
-    final, switch = settle(started(), view("ses-backup"), now=T0 + 60)
+def open_action(timeout: float = 30.0) -> OpenAction:
+    return OpenAction.of(started(), action_timeout=timeout, why="interrupted by a restart")
+
+
+def test_a_landed_switch_is_settled_ok_at_once_with_its_own_trigger() -> None:
+    """Seen as primary: landed, even before the deadline (no need to wait)."""
+    settled = settle(open_action(), view("ses-backup"), now=T0 + 1)
+    assert settled is not None
+    final = settled.record
     assert (final.id, final.result, final.error) == ("a1", "ok", None)
-    assert final.duration == 60
-    assert "settled" in final.extra
-    assert switch == Switch(at=T0, from_="sendgrid-main", to="ses-backup", trigger="failover")
+    assert final.duration == 1
+    assert final.extra["settled"] == (
+        "interrupted by a restart; Novu's view shows ses-backup as the active primary"
+    )
+    assert settled.switch == Switch(
+        at=T0, from_="sendgrid-main", to="ses-backup", trigger="failover"
+    )
+
+
+@pytest.mark.parametrize(
+    ("primary", "active"),
+    [
+        pytest.param("sendgrid-main", True, id="not-yet-landed"),
+        pytest.param("ses-backup", False, id="primary-but-inactive"),
+    ],
+)
+def test_absence_is_not_conclusive_before_the_deadline_and_margin(
+    primary: str, active: bool
+) -> None:
+    """Novu may still carry out a call it received before the action's deadline."""
+    action = open_action(timeout=30.0)
+    assert action.settle_after == T0 + 30.0 + SETTLE_MARGIN
+    assert settle(action, view(primary, active=active), now=T0 + 30.0) is None
+    assert settle(action, view(primary, active=active), now=action.settle_after - 0.001) is None
 
 
 @pytest.mark.parametrize(
@@ -84,10 +113,28 @@ def test_a_landed_switch_is_recorded_ok_with_its_own_trigger() -> None:
         pytest.param("ses-backup", False, "ses-backup", id="landed-but-inactive"),
     ],
 )
-def test_an_action_that_did_not_land_is_recorded_failed(
+def test_an_action_that_did_not_land_by_the_deadline_is_settled_failed(
     primary: str, active: bool, seen: str
 ) -> None:
-    final, switch = settle(started(), view(primary, active=active), now=T0 + 5)
-    assert final.result == "failed"
-    assert final.error == f"interrupted by a restart; Novu shows {seen} as primary"
-    assert switch is None
+    action = open_action()
+    settled = settle(action, view(primary, active=active), now=action.settle_after)
+    assert settled is not None
+    assert settled.record.result == "failed"
+    assert settled.record.error == (
+        f"interrupted by a restart; did not land: Novu shows {seen} as primary after the "
+        "action's deadline"
+    )
+    assert settled.switch is None
+
+
+def test_the_deadline_recorded_by_the_action_wins_over_the_current_timeout() -> None:
+    record = replace(started(), extra={"deadline": repr(T0 + 2.0)})
+    action = OpenAction.of(record, action_timeout=300.0, why="x")
+    assert action.settle_after == T0 + 2.0 + SETTLE_MARGIN
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "1e300", "soon"])
+def test_a_damaged_recorded_deadline_falls_back_to_start_plus_timeout(raw: str) -> None:
+    record = replace(started(), extra={"deadline": raw})
+    action = OpenAction.of(record, action_timeout=30.0, why="x")
+    assert action.settle_after == T0 + 30.0 + SETTLE_MARGIN

@@ -219,7 +219,7 @@ async def test_manual_failover_waits_for_a_routine_evaluation_instead_of_refusin
     """The channel lock is held for every evaluation; a person's request must not bounce."""
     simulation, daemon = await world()
     await until(lambda: all_up(daemon), within=10, what="candidates up")
-    lock = daemon.lock("production/email")
+    lock = daemon.owner("production/email").lock
     await lock.acquire()  # stands in for an evaluation in progress
     request = asyncio.create_task(
         DaemonControl(daemon).failover(
@@ -237,20 +237,25 @@ async def test_manual_failover_waits_for_a_routine_evaluation_instead_of_refusin
 async def test_a_failed_switch_backs_off_shows_in_status_and_is_retried(
     world: Callable[..., Any],
 ) -> None:
-    """Novu hangs on the first set-primary past the action bound: audited as failed, status
-    says when the daemon tries again, and the retry lands (no hammering in between)."""
+    """Novu hangs on the first set-primary past the action bound: the action stays open
+    (Novu might still do it) until its deadline has passed, is then settled as failed from
+    Novu's view, status says when the daemon tries again, and the retry lands (no hammering
+    in between)."""
     simulation, daemon = await world(action_timeout=1.0)
     await until(lambda: all_up(daemon), within=10, what="candidates up")
     simulation.sim.faults.add(
         Fault(kind="timeout", path="/v1/integrations/", method="POST", count=1, seconds=3.0)
     )
     simulation.set_provider_down("sendgrid", down=True)
-    await until(lambda: channel(daemon)["action_retry"] is not None, within=10, what="a backoff")
+    await until(lambda: channel(daemon)["open_action"] is not None, within=10, what="open")
+    assert channel(daemon)["decision"]["kind"] == "wait"
+    assert "settling action" in channel(daemon)["decision"]["reason"]
+    await until(lambda: channel(daemon)["action_retry"] is not None, within=15, what="a backoff")
     retry = channel(daemon)["action_retry"]
     assert retry["failed_actions"] == 1
     failed = [e for e in daemon.events(limit=10, offset=0)["events"] if e["result"] == "failed"]
     assert len(failed) == 1
-    assert "timed out after 1s" in failed[0]["error"]
+    assert "did not land: Novu shows sendgrid-main as primary" in failed[0]["error"]
     assert simulation.set_primary_targets() == []
     await until(
         lambda: simulation.set_primary_targets() == ["ses-backup"],

@@ -154,7 +154,7 @@ class _Api:
         require_token(request, self.api_token)
         body = await read_model(request, PauseBody, max_bytes=self.max_body_bytes)
         until = self._pause_until(body)
-        result = self.plane.pause(
+        result = await self.plane.pause(
             channel=body.channel, until=until, reason=body.reason, by=actor(request)
         )
         return json_response(result)
@@ -162,12 +162,12 @@ class _Api:
     async def resume(self, request: Request) -> Response:
         require_token(request, self.api_token)
         body = await read_model(request, ResumeBody, max_bytes=self.max_body_bytes)
-        return json_response(self.plane.resume(channel=body.channel, by=actor(request)))
+        return json_response(await self.plane.resume(channel=body.channel, by=actor(request)))
 
     async def ack(self, request: Request) -> Response:
         require_token(request, self.api_token)
         body = await read_model(request, AckBody, max_bytes=self.max_body_bytes)
-        return json_response(self.plane.ack(channel=body.channel, by=actor(request)))
+        return json_response(await self.plane.ack(channel=body.channel, by=actor(request)))
 
     async def failover(self, request: Request) -> Response:
         require_token(request, self.api_token)

@@ -1,12 +1,14 @@
-"""Actions a previous process started but never finished (it died between the write-ahead
-`started` record and the final one), settled from what Novu shows now."""
+"""Actions a previous process started but never finished (it died or was stopped between the
+write-ahead `started` record and the final one); their owners settle them
+(daemon/service/settlement.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
-from daemon.model import AuditRecord, ChannelKey, ChannelView, Switch, channel_key
+from daemon.model import AuditRecord, ChannelKey, channel_key
+from daemon.service.settlement import OpenAction
+from daemon.state import StateStore
 
 
 def interrupted_actions(newest_first: Iterable[AuditRecord]) -> dict[ChannelKey, AuditRecord]:
@@ -20,25 +22,12 @@ def interrupted_actions(newest_first: Iterable[AuditRecord]) -> dict[ChannelKey,
     return interrupted
 
 
-def settle(
-    started: AuditRecord, view: ChannelView, *, now: float
-) -> tuple[AuditRecord, Switch | None]:
-    """The final record for `started`, and the switch to remember if it landed.
-
-    Landed means Novu shows the target as the one active primary: then it is remembered with
-    its own trigger (so it is not mistaken for a person's drift) and counts for the cooldown
-    and the brake. Otherwise the attempt is recorded as failed.
-    """
-    primary = view.primary
-    landed = primary is not None and primary.identifier == started.to and primary.active
-    seen = primary.identifier if primary else "no integration"
-    final = replace(
-        started,
-        result="ok" if landed else "failed",
-        error=None if landed else f"interrupted by a restart; Novu shows {seen} as primary",
-        duration=max(0.0, now - started.at),
-        extra={**started.extra, "settled": "after a restart, from Novu's read-back"},
-    )
-    if not landed or started.to is None:
-        return final, None
-    return final, Switch(at=started.at, from_=started.from_, to=started.to, trigger=started.trigger)
+def open_actions(store: StateStore, *, action_timeout: float) -> dict[ChannelKey, OpenAction]:
+    """The actions a previous process left open, per channel, ready for their owners."""
+    records, _total = store.events(limit=500, offset=0)
+    return {
+        key: OpenAction.of(
+            started, action_timeout=action_timeout, why="interrupted by a restart or shutdown"
+        )
+        for key, started in interrupted_actions(records).items()
+    }

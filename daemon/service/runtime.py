@@ -25,8 +25,6 @@ class ChannelRuntime:
     view: ChannelView | None = None
     view_error: str | None = None
     last_decision: Decision | None = None
-    next_action_at: float = 0.0
-    failed_actions: int = 0
     missing: list[str] = field(default_factory=list)
     """Candidates Novu does not know (reported once per change)."""
     dry_run_target: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from daemon.control import JSON
 from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
 from daemon.policy import brake_status, cooldown_until
-from daemon.service.runtime import ChannelRuntime
+from daemon.service.owner import ChannelOwner
 from daemon.state import StateStore, encode_audit
 
 
@@ -38,9 +38,8 @@ def pause_json(pause: Pause | None) -> JSON | None:
     return {"reason": pause.reason, "since": pause.since, "until": pause.until, "by": pause.by}
 
 
-def channel_json(
-    runtime: ChannelRuntime, *, store: StateStore, now: float, in_flight: bool
-) -> JSON:
+def channel_json(owner: ChannelOwner, *, store: StateStore, now: float) -> JSON:
+    runtime = owner.runtime
     rule = runtime.rule
     history = store.history(runtime.key)
     view = runtime.view
@@ -99,10 +98,11 @@ def channel_json(
         },
         "cooldown_until": _future(cooldown_until(rule.policy, history), now),
         "dry_run": rule.policy.dry_run,
-        "in_flight": in_flight,
+        "in_flight": owner.acting,
+        "open_action": _open_action(owner, now),
         "action_retry": (
-            {"failed_actions": runtime.failed_actions, "not_before": runtime.next_action_at}
-            if runtime.next_action_at > now
+            {"failed_actions": owner.backoff.failures, "not_before": owner.backoff.not_before}
+            if owner.backoff.not_before > now
             else None
         ),
         "last_switch": _last_switch(history),
@@ -112,10 +112,9 @@ def channel_json(
 
 def status_json(
     *,
-    runtimes: dict[str, ChannelRuntime],
+    owners: list[ChannelOwner],
     store: StateStore,
     now: float,
-    in_flight: set[str],
     rules_path: str,
     loaded_at: float,
     rules_error: str | None,
@@ -125,10 +124,7 @@ def status_json(
 ) -> JSON:
     global_pause = store.global_pause
     return {
-        "channels": [
-            channel_json(runtime, store=store, now=now, in_flight=key in in_flight)
-            for key, runtime in runtimes.items()
-        ],
+        "channels": [channel_json(owner, store=store, now=now) for owner in owners],
         "global_pause": pause_json(
             global_pause if global_pause and global_pause.active(now) else None
         ),
@@ -140,11 +136,10 @@ def status_json(
     }
 
 
-def explain_json(
-    runtime: ChannelRuntime, *, store: StateStore, now: float, started_at: float
-) -> JSON:
+def explain_json(owner: ChannelOwner, *, store: StateStore, now: float, started_at: float) -> JSON:
     """Everything needed to answer 'why did (or didn't) this channel switch?'."""
-    data = channel_json(runtime, store=store, now=now, in_flight=False)
+    runtime = owner.runtime
+    data = channel_json(owner, store=store, now=now)
     grace_end = started_at + runtime.rule.policy.startup_grace
     data["timers"] = {
         "startup_grace_until": grace_end if grace_end > now else None,
@@ -160,6 +155,24 @@ def explain_json(
     data["policy"] = runtime.rule.policy.model_dump(mode="json")
     data["now"] = now
     return data
+
+
+def _open_action(owner: ChannelOwner, now: float) -> JSON | None:
+    """An action whose outcome is not known yet (see daemon/service/settlement.py)."""
+    open_action = owner.open_action
+    if open_action is None:
+        return None
+    started = open_action.started
+    return {
+        "id": started.id,
+        "at": started.at,
+        "from": started.from_,
+        "to": started.to,
+        "trigger": started.trigger,
+        "why": open_action.why,
+        "settle_after": open_action.settle_after,
+        "reason": open_action.describe(now),
+    }
 
 
 def _last_switch(history: ChannelHistory) -> JSON | None:
