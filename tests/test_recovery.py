@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
-from daemon.model import AuditRecord, ChannelView, Integration, Switch
-from daemon.service.recovery import interrupted_actions
+from daemon.model import AuditRecord, ChannelHistory, ChannelView, Integration, Switch
+from daemon.service.recovery import interrupted_actions, unremembered_switches
 from daemon.service.settlement import SETTLE_MARGIN, OpenAction, settle
 
 T0 = 1_700_000_000.0
@@ -138,3 +139,50 @@ def test_a_damaged_recorded_deadline_falls_back_to_start_plus_timeout(raw: str) 
     record = replace(started(), extra={"deadline": raw})
     action = OpenAction.of(record, action_timeout=30.0, why="x")
     assert action.settle_after == T0 + 30.0 + SETTLE_MARGIN
+
+
+def final(action_id: str, *, at: float, to: str = "ses-backup", **changes: Any) -> AuditRecord:
+    return replace(started(action_id, to=to), **{"at": at, "result": "ok", **changes})
+
+
+def test_a_finished_switch_missing_from_the_history_is_found() -> None:
+    """Killed between the final audit record and the history write."""
+    newest_first = [final("a2", at=T0 + 10), started("a2"), final("a1", at=T0, to="x")]
+    history = ChannelHistory(
+        switches=(Switch(at=T0, from_="sendgrid-main", to="x", trigger="failover"),),
+        last_known_primary="x",
+    )
+    found = unremembered_switches(newest_first, {"production/email": history})
+    assert found == {
+        "production/email": Switch(
+            at=T0 + 10, from_="sendgrid-main", to="ses-backup", trigger="failover"
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(final("a1", at=T0), id="already-remembered"),
+        pytest.param(final("a1", at=T0 - 5), id="older-than-the-history"),
+        pytest.param(final("a1", at=T0 + 5, dry_run=True), id="dry-run"),
+        pytest.param(final("a1", at=T0 + 5, result="failed"), id="failed"),
+        pytest.param(final("a1", at=T0 + 5, action="pause", to=None), id="not-a-switch"),
+    ],
+)
+def test_nothing_is_repaired_when_the_history_has_it_or_nothing_landed(
+    record: AuditRecord,
+) -> None:
+    history = ChannelHistory(
+        switches=(Switch(at=T0, from_="sendgrid-main", to="ses-backup", trigger="failover"),),
+        last_known_primary="ses-backup",
+    )
+    assert unremembered_switches([record], {"production/email": history}) == {}
+
+
+def test_only_the_newest_switch_of_a_channel_is_considered() -> None:
+    newest_first = [final("a2", at=T0 + 10), final("a1", at=T0 + 5, to="mailgun")]
+    history = ChannelHistory(
+        switches=(Switch(at=T0 + 10, from_="sendgrid-main", to="ses-backup", trigger="failover"),)
+    )
+    assert unremembered_switches(newest_first, {"production/email": history}) == {}

@@ -33,7 +33,7 @@ from daemon.service.jobs import Jobs
 from daemon.service.owner import ChannelOwner
 from daemon.service.publish import probe_result
 from daemon.service.reconcile import reconcile
-from daemon.service.recovery import open_actions
+from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
 from daemon.service.views import event_json, explain_json, status_json
@@ -95,6 +95,7 @@ class Daemon:
             gate=gate or OpenGate(),
         )
         interrupted = open_actions(store, action_timeout=settings.action_timeout)
+        remember_finished_switches(store)
         for key, runtime in runtimes.items():
             self._owners[key] = ChannelOwner(
                 runtime, context=self._context, open_action=interrupted.get(key)

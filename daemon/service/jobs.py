@@ -80,8 +80,14 @@ class Jobs:
         """Run `work` in the background; `stop` waits for it (or cancels it after grace)."""
         task = asyncio.get_running_loop().create_task(work)
         self._spawned.add(task)
-        task.add_done_callback(self._spawned.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[object]) -> None:
+        """A spawned task ended: forget it, and never let its exception pass unseen."""
+        self._spawned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     def _tracked(self, work: Work) -> Work:
         async def job(*args: object) -> None:
@@ -125,6 +131,7 @@ class Jobs:
                 )
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
         leftover = busy()
         for task in leftover:
             task.cancel()
