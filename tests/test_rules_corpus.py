@@ -196,7 +196,7 @@ EXPECTED: dict[str, Expected] = {
         (9, "", "YAML: failed to decode base64 data: Invalid base64-encoded string: num"),
     ],
     "brake_bounds.yaml": [
-        (10, "channels[0].policy.brake.max", "must be at most 100; got 1000"),
+        (10, "channels[0].policy.brake.max", "must be at most 1000; got 1001"),
         (10, "channels[0].policy.brake.per", "must be at most 7d; got '400d'"),
     ],
     "brake_max_float.yaml": [

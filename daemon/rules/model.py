@@ -57,7 +57,7 @@ Spacing = Annotated[
 Period = Annotated[float, BeforeValidator(to_seconds), Field(gt=0, le=7 * DAY, allow_inf_nan=False)]
 """A policy period (brake window, failback wait)."""
 Count = Annotated[int, Field(ge=1, le=100, strict=True)]
-"""fall, rise, brake.max, quorum: small whole numbers (`true` is not 1, nor `2.0` 2)."""
+"""fall, rise, quorum: small whole numbers (`true` is not 1, nor `2.0` 2)."""
 Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 StatusCode = Annotated[int, Field(ge=100, le=599, strict=True)]
 
@@ -269,7 +269,8 @@ class Quorum(Strict):
 
 
 class Brake(Strict):
-    max: Count = 3
+    max: int = Field(default=3, ge=1, le=1000, strict=True)
+    """Up to 1000: a test bench (or a very busy channel) may want the brake out of reach."""
     per: Period = 3600.0
 
 
