@@ -306,6 +306,12 @@ class Metrics:
         """A write to STATE_DIR (state.json or the audit trail) failed."""
         self.state_write_errors.inc()
 
+    def rules_loaded(self, *, now: float) -> None:
+        """The rules the process started with are valid (it does not start otherwise);
+        reloads are counted by `config_reload`."""
+        self.config_valid.set(1)
+        self.config_last_reload_success.set(now)
+
     def config_reload(self, ok: bool, *, now: float) -> None:
         self.config_reloads.labels("ok" if ok else "error").inc()
         self.config_valid.set(1 if ok else 0)

@@ -285,6 +285,7 @@ class FakePlane:
                             "reason": s.reason,
                             "since": s.since,
                             "passive": s.passive,
+                            "last": None,
                         }
                         for s, kind in zip(health.signals, kinds, strict=True)
                     ],

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grafana_dashboard
 import httpx
 import kubernetes.client
 import pytest
@@ -662,3 +663,129 @@ def test_kustomize_builds_the_manifests() -> None:
     assert (
         deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (_container()["image"])
     )
+
+
+# --- The Grafana dashboard and its kustomize component -------------------------------------
+
+GRAFANA = ROOT / "deploy" / "grafana"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def test_the_dashboard_uses_the_current_schema_and_its_variables() -> None:
+    dashboard = grafana_dashboard.load()
+    assert dashboard["schemaVersion"] >= 39
+    assert dashboard["uid"] == "novu-failover"
+    assert dashboard.get("id") is None  # no id from one Grafana instance baked in
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert list(variables) == ["datasource", "environment", "channel"]
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    for name in ("environment", "channel"):
+        variable = variables[name]
+        assert variable["type"] == "query"
+        assert variable["datasource"] == DATASOURCE
+        assert variable["query"]["query"].startswith("label_values(")
+        assert variable["query"]["query"].endswith(f", {name})")
+        assert variable["includeAll"] is True
+        assert variable["allValue"] == ".*"
+    assert "$environment" in variables["channel"]["query"]["query"]
+
+
+def test_every_panel_and_query_reads_the_datasource_variable() -> None:
+    dashboard = grafana_dashboard.load()
+    ids = []
+    for panel in grafana_dashboard.panels(dashboard):
+        ids.append(panel["id"])
+        assert {"x", "y", "w", "h"} <= panel["gridPos"].keys(), panel["title"]
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == DATASOURCE, panel["title"]
+        assert panel["targets"], panel["title"]
+        assert panel.get("description"), f"{panel['title']}: say what the panel shows"
+        for target in panel["targets"]:
+            assert target["datasource"] == DATASOURCE, panel["title"]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    # metrics without an environment label: alert webhooks, rules, build, the global pause
+    global_metrics = ("alerts_received", "config_", "build_info", "global_paused")
+    for query in grafana_dashboard.queries(dashboard):
+        if query.where.startswith("panel") and not any(m in query.expr for m in global_metrics):
+            assert 'environment=~"$environment"' in query.expr, query.where
+
+
+def test_the_dashboard_names_only_metrics_the_daemon_exports_and_shows_each_view() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry)
+    exported = generate_latest(registry).decode()
+    names = grafana_dashboard.metric_names(grafana_dashboard.load())
+    families = {re.sub(r"_(bucket|sum|count)$", "", n) for n in names}
+    missing = sorted(
+        f
+        for f in families
+        if f"# TYPE {f} " not in exported and f"# TYPE {f.removesuffix('_total')} " not in exported
+    )
+    assert missing == []
+    shown = {
+        "novu_failover_primary",
+        "novu_failover_candidate_health",
+        "novu_failover_signal_health",
+        "novu_failover_switches_total",
+        "novu_failover_decisions_total",
+        "novu_failover_actions_total",
+        "novu_failover_action_duration_seconds_bucket",
+        "novu_failover_novu_requests_total",
+        "novu_failover_alerts_received_total",
+        "novu_failover_config_valid",
+    }
+    assert shown <= names
+
+
+def test_the_grafana_component_generates_the_sidecar_configmap() -> None:
+    component = _documents(GRAFANA / "kustomization.yaml")[0]
+    assert component["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
+    assert component["kind"] == "Component"
+    (generator,) = component["configMapGenerator"]
+    assert generator["files"] == ["novu-failover.json"]
+    assert generator["options"]["labels"] == {"grafana_dashboard": "1"}
+    assert generator["options"]["disableNameSuffixHash"] is True
+    guide = (ROOT / "docs" / "grafana.md").read_text(encoding="utf-8")
+    assert "deploy/grafana/novu-failover.json" in guide  # importing by hand
+    assert "components:" in guide
+
+
+@needs_kubectl
+def test_kustomize_builds_the_manifests_with_the_grafana_component(tmp_path: Path) -> None:
+    """An overlay as docs/grafana.md shows it: the manifests plus the component."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": NAMESPACE,
+                "resources": [os.path.relpath(KUBE, overlay)],
+                "components": [os.path.relpath(GRAFANA, overlay)],
+            }
+        )
+    )
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(result.stdout)}
+    configmap = docs[("ConfigMap", "novu-failover-grafana-dashboard")]
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["metadata"]["namespace"] == NAMESPACE
+    assert json.loads(configmap["data"]["novu-failover.json"]) == grafana_dashboard.load()
+    assert ("Deployment", "novu-failover") in docs
+
+
+def test_the_status_page_templates_ship_in_the_package() -> None:
+    """The image installs the wheel: every template must be package data."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["daemon"]
+    templates = sorted((ROOT / "daemon" / "api" / "templates").iterdir())
+    assert templates
+    for path in templates:
+        relative = str(path.relative_to(ROOT / "daemon"))
+        assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative

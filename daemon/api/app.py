@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from daemon.api.auth import actor, require_token
+from daemon.api.page import StatusPage, TimelineSource
 from daemon.api.requests import (
     CHANNEL_PATTERN,
     MAX_PAUSE_SECONDS,
@@ -233,10 +234,12 @@ def create_app(
     max_body_bytes: int = 16_384,
     alert_routes: Sequence[BaseRoute] = (),
     clock: Clock | None = None,
+    timeline: TimelineSource | None = None,
 ) -> Starlette:
     """The API app over `plane`. `api_token` None disables the control endpoints (403);
     `alert_routes` (the alert webhooks) are mounted as they are; `clock` turns `for` into
-    an end time (the system clock unless a test passes a fake one)."""
+    an end time (the system clock unless a test passes a fake one); `timeline` feeds the
+    status page's picture (without it the page shows the status alone)."""
     api = _Api(
         plane,
         registry=registry,
@@ -246,6 +249,7 @@ def create_app(
     )
     get, post = ["GET"], ["POST"]
     routes: list[BaseRoute] = [
+        Route("/", _guarded(StatusPage(plane, timeline)), methods=get),
         Route("/metrics", _guarded(api.metrics), methods=get),
         Route("/healthz", _guarded(api.healthz), methods=get),
         Route("/readyz", _guarded(api.readyz), methods=get),

@@ -105,6 +105,7 @@ async def _demo(args: argparse.Namespace) -> int:
             f"novu-failover demo (speed x{args.speed:g}, probes every "
             f"{format_duration(2.0 * scale)})\n"
             f"  Novu simulator : {simulation.url}\n"
+            f"  status page    : {running.url}/   (open it in a browser to watch the story)\n"
             f"  status API     : {running.url}/v1/status\n"
             f"  metrics        : {running.url}/metrics\n"
             f"  rules          : {rules_path}\n",
@@ -140,7 +141,11 @@ async def _demo(args: argparse.Namespace) -> int:
         if code == 0:
             print("\ndemo finished: failover, failback and the brake all worked.", file=out)
         if args.keep_running:
-            print(f"\nstill running: try `novu-failover status --url {running.url}`", file=out)
+            print(
+                f"\nstill running: open {running.url}/ or try "
+                f"`novu-failover status --url {running.url}`",
+                file=out,
+            )
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
         running.stop.set()

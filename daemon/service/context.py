@@ -12,6 +12,7 @@ from daemon.clock import Clock
 from daemon.metrics import Metrics
 from daemon.novu.client import NovuClient
 from daemon.service.durable import DurableState
+from daemon.service.timeline import Timeline
 
 MAX_ACTION_BACKOFF = 300.0
 
@@ -45,6 +46,8 @@ class OwnerContext:
     dry_run: bool
     action_slots: asyncio.Semaphore
     gate: ActionGate = field(default_factory=OpenGate)
+    timeline: Timeline = field(default_factory=Timeline)
+    """What happened lately, for the status page (in memory, bounded)."""
 
 
 @dataclass

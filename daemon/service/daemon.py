@@ -36,6 +36,7 @@ from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
+from daemon.service.timeline import Timeline
 from daemon.service.views import event_json, explain_json, status_json
 from daemon.settings import Settings
 from daemon.state import StateStore
@@ -101,7 +102,6 @@ class Daemon:
                 runtime, context=self._context, open_action=interrupted.get(key)
             )
         self._install(assembly)
-        metrics.config_reload(True, now=self._started_at)  # the start-up load is the first
 
     # ----------------------------------------------------------------- set-up
     def _assemble(self, rules: Rules, runtimes: Mapping[ChannelKey, ChannelRuntime]) -> Assembly:
@@ -140,6 +140,11 @@ class Daemon:
     @property
     def store(self) -> StateStore:
         return self.state.store
+
+    @property
+    def timeline(self) -> Timeline:
+        """Recent health transitions, decisions and actions per channel (the status page's)."""
+        return self._context.timeline
 
     @property
     def clock(self) -> Clock:

@@ -164,6 +164,7 @@ class ChannelOwner:
             store=self.context.state.store,
             now=now,
         )
+        self.context.timeline.evaluated(self.runtime, decision)
         return decision
 
     def _may_act(self, decision: Decision, now: float) -> bool:
@@ -228,6 +229,7 @@ class ChannelOwner:
             self.backoff.reset()
         elif outcome.kind in ("failed", "refused"):
             self.backoff.failed(now)
+        self.context.timeline.action(self.key, record)
         log_action(self.key, record)
 
     async def _remember(self, switch: Switch) -> None:
@@ -309,6 +311,7 @@ class ChannelOwner:
         record = settled.record
         rule = self.runtime.rule
         await self._keep(record)
+        self.context.timeline.action(self.key, record)
         self.context.metrics.count_action(
             rule.environment, rule.channel, result=record.result, seconds=record.duration
         )

@@ -133,12 +133,17 @@ async def run_daemon(
         except SecretError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2
+        metrics.rules_loaded(now=clock.now())
         control = DaemonControl(daemon)
         webhooks = alert_routes(
             daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
         )
         app = create_app(
-            control, registry=registry, api_token=settings.api_token, alert_routes=webhooks
+            control,
+            registry=registry,
+            api_token=settings.api_token,
+            alert_routes=webhooks,
+            timeline=daemon.timeline,
         )
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"

@@ -6,7 +6,14 @@ The shapes are documented in docs/api.md; the CLI renders them.
 from __future__ import annotations
 
 from daemon.control import JSON
-from daemon.model import AuditRecord, ChannelHistory, Decision, Pause, effective_pause
+from daemon.model import (
+    AuditRecord,
+    ChannelHistory,
+    Decision,
+    Observation,
+    Pause,
+    effective_pause,
+)
 from daemon.policy import brake_status, cooldown_until
 from daemon.service.owner import ChannelOwner
 from daemon.state import StateStore, encode_audit
@@ -29,6 +36,19 @@ def decision_json(decision: Decision | None) -> JSON | None:
         "trigger": decision.trigger,
         "evidence": list(decision.evidence),
         "drift": decision.drift,
+    }
+
+
+def observation_json(observation: Observation | None) -> JSON | None:
+    """A signal's last check: `result` ok / fail / inconclusive, its detail and latency."""
+    if observation is None:
+        return None
+    result = {True: "ok", False: "fail", None: "inconclusive"}[observation.ok]
+    return {
+        "at": observation.at,
+        "result": result,
+        "detail": observation.detail,
+        "latency": observation.latency,
     }
 
 
@@ -59,6 +79,7 @@ def channel_json(owner: ChannelOwner, *, store: StateStore, now: float) -> JSON:
                     "reason": state.reason,
                     "since": state.since,
                     "passive": state.passive,
+                    "last": observation_json(state.last),
                 }
             )
         candidates.append(

@@ -3,10 +3,11 @@ and the real `novu-failover run` process against them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ async def simulation() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def make_daemon(tmp_path: Path, simulation: Any) -> Iterator[Any]:
+async def make_daemon(tmp_path: Path, simulation: Any) -> AsyncIterator[Any]:
     started: list[DaemonProcess] = []
 
     def make(*, failback: str = "3s", state_dir: Path | None = None) -> DaemonProcess:
@@ -58,6 +59,8 @@ def make_daemon(tmp_path: Path, simulation: Any) -> Iterator[Any]:
         if daemon.proc is not None and daemon.proc.poll() is None:
             daemon.signal(signal.SIGTERM)
             try:
-                daemon.wait(timeout=10)
+                # off the loop: the simulator runs on this loop and must keep answering
+                # while the daemon finishes its in-flight work
+                await asyncio.to_thread(daemon.wait, 10)
             except subprocess.TimeoutExpired:
                 daemon.kill()

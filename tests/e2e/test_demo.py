@@ -25,6 +25,7 @@ def test_demo_shows_failover_failback_and_brake() -> None:
     assert "email failed over: primary is ses-backup" in out
     assert "email failed back: primary is sendgrid-main again" in out
     assert "sms brake tripped" in out
+    assert re.search(r"status page +: http://127\.0\.0\.1:\d+/ ", out), out
     assert "/v1/status" in out
     assert "/metrics" in out
     assert re.search(r"email +failover +sendgrid-main -> ses-backup: ok", out), out
