@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         rules = load_rules(path)
     except RulesError as exc:
         errors.extend(str(problem) for problem in exc.errors)
+    except OSError as exc:  # load_rules' contract: RulesError or OSError, nothing else
+        errors.append(f"{path}: cannot read the rules file: {exc.strerror or exc}")
     if errors or settings is None:
         for error in errors:
             print(error, file=sys.stderr)

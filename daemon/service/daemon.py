@@ -310,6 +310,9 @@ class Daemon:
                 self._adopt(loaded.rules)
             except SecretError as exc:
                 error = str(exc)
+            except Exception as exc:  # any failure keeps the last good rules, and says so
+                log.exception("rules reload (%s) failed installing the new rules", trigger)
+                error = f"cannot install the new rules: unexpected {type(exc).__name__}"
         self._rules_error = error
         self._metrics.config_reload(error is None, now=now)
         if error is None:
