@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -420,10 +421,14 @@ def test_status_events_and_explain_render_absurd_times_without_crashing(
     """A daemon (an older one, or damaged state) may answer with times no calendar holds."""
     plane = daemon.plane
     status, explain = plane.status(), plane.explain("production/email")
-    events = plane.events(limit=50, offset=0)
+    events = asyncio.run(plane.events(limit=50, offset=0))
+
+    async def absurd_events(**kwargs: object) -> object:
+        return _absurd(events, value)
+
     monkeypatch.setattr(plane, "status", lambda: _absurd(status, value))
     monkeypatch.setattr(plane, "explain", lambda channel: _absurd(explain, value))
-    monkeypatch.setattr(plane, "events", lambda **kwargs: _absurd(events, value))
+    monkeypatch.setattr(plane, "events", absurd_events)
     for argv in (["status"], ["explain", "production/email"], ["events"]):
         result = cli(*argv)
         assert result.code == 0, result.err

@@ -142,7 +142,7 @@ class _Api:
     async def events(self, request: Request) -> Response:
         limit = query_int(request, "limit", default=50, low=1, high=MAX_EVENTS_PAGE)
         offset = query_int(request, "offset", default=0, low=0, high=MAX_EVENTS_OFFSET)
-        return json_response(self.plane.events(limit=limit, offset=offset))
+        return json_response(await self.plane.events(limit=limit, offset=offset))
 
     async def explain(self, request: Request) -> Response:
         key = f"{request.path_params['environment']}/{request.path_params['channel']}"
