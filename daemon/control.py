@@ -34,7 +34,7 @@ class ControlPlane(Protocol):
         brake and cooldown; plus global pause, rules file, reload error."""
         ...
 
-    def events(self, *, limit: int, offset: int) -> JSON:
+    async def events(self, *, limit: int, offset: int) -> JSON:
         """Audit trail, newest first: {"events": [...], "total": n, "offset": o, "limit": l}."""
         ...
 

@@ -2,8 +2,9 @@
 
 One handler on the `novu_failover` logger writes one line per record. Structured fields ride
 on the record (`log_event(...)` or `extra={"fields": {...}}`). A filter on the handler
-redacts, as defense in depth: every registered secret (`register_secret`) anywhere in the
-message, fields or traceback becomes `***`, and so does the value of any field whose key
+redacts, as defense in depth: every registered secret (`register_secret`) and every URL
+password (`scheme://user:password@host`) anywhere in the message, fields or traceback
+becomes `***`, and so does the value of any field whose key
 names a credential (authorization, api_key, token, password, secret, credentials, cookie).
 """
 
@@ -19,12 +20,28 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+from daemon.redaction import hide_url_credentials
+
 ROOT_LOGGER = "novu_failover"
 REDACTED = "***"
 MIN_SECRET_LENGTH = 6
 """Shorter values are not registered: replacing `abc` everywhere would mangle the logs."""
 
 LogFormat = Literal["json", "text"]
+
+PROCESS_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "apscheduler",
+    "asyncio",
+    "py.warnings",
+    "",
+)
+"""Every other logger the running process writes through: the web server, the scheduler,
+asyncio's own complaints, Python warnings, and (`""`, the root logger, at WARNING and
+above) any library's. `run` and `demo` capture them, so a JSON log is only JSON lines."""
+_WARNINGS_ONLY = frozenset({"apscheduler", ""})
 
 _SENSITIVE_KEY = re.compile(
     r"(?:^|_)(?:authorization|api_?key|apikey|token|password|passwd|secret|credentials?"
@@ -61,11 +78,12 @@ def secrets_version() -> object:
 
 
 def redact(text: str) -> str:
-    """`text` with every registered secret replaced by `***`."""
+    """`text` with every registered secret, and the password of every URL that carries
+    one (`scheme://user:password@host`), replaced by `***`."""
     for secret in _secrets_sorted:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    return text
+    return hide_url_credentials(text)
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -229,18 +247,26 @@ def _text_value(value: Any) -> str:
     return value if _PLAIN_VALUE.fullmatch(value) else json.dumps(value, ensure_ascii=False)
 
 
+LIBRARY_LOGGERS = ("uvicorn", "apscheduler", "httpx", "httpcore")
+"""Libraries the daemon runs on. Their records go through the same redacting handler, and
+they chat (every request, every job run): only their warnings show unless at DEBUG."""
+
+
 def configure_logging(
     *,
     fmt: LogFormat,
     level: str,
     stream: TextIO | None = None,
     capture: Iterable[str] = (),
+    chatty: Iterable[str] = (),
 ) -> None:
     """Send the `novu_failover` tree (and the `capture` loggers, e.g. `apscheduler`) to one
-    handler on `stream` (default: the current sys.stderr).
+    handler on `stream` (default: the current sys.stderr). The `chatty` loggers go there
+    too, at WARNING or above unless `level` is DEBUG.
 
     Calling it again replaces the handler it installed before; it never adds a second one.
-    The configured loggers stop propagating to the root, so a record is written once.
+    The configured loggers stop propagating to the root, so a record is written once (and
+    redacted: a library's own line never reaches the root's handler unredacted).
     """
     formatters: dict[str, type[logging.Formatter]] = {"json": JsonFormatter, "text": TextFormatter}
     if fmt not in formatters:
@@ -251,10 +277,26 @@ def configure_logging(
     handler.setFormatter(formatters[fmt]())
     handler.addFilter(RedactionFilter())
     handler._novu_failover = True  # type: ignore[attr-defined]  # marks the handler we own
-    for name in (ROOT_LOGGER, *capture):
+    quiet = levelno if levelno <= logging.DEBUG else max(levelno, logging.WARNING)
+    # apscheduler (two lines per job run) and the root logger (any library) show only
+    # warnings, like the `chatty` libraries, unless at DEBUG
+    loggers = [
+        (name, quiet if name in _WARNINGS_ONLY else levelno) for name in (ROOT_LOGGER, *capture)
+    ]
+    loggers.extend((name, quiet) for name in chatty)
+    for name, logger_level in loggers:
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, "_novu_failover", False)]:
             logger.removeHandler(old)
         logger.addHandler(handler)
-        logger.setLevel(levelno)
+        logger.setLevel(logger_level)
         logger.propagate = False
+        if name == "":
+            for bare in [h for h in logger.handlers if h is not handler]:
+                if isinstance(bare, logging.StreamHandler) and bare.stream in (
+                    sys.stderr,
+                    sys.stdout,
+                ):
+                    logger.removeHandler(bare)  # a basicConfig() would print plain text
+    if "py.warnings" in capture:
+        logging.captureWarnings(True)

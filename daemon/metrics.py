@@ -12,8 +12,8 @@ The channels' state (health, primary, paused, blocked, last evaluation) is not p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -35,6 +35,7 @@ RequestObserver = Callable[[str, int | str], None]
 """`(call, status)`: what the Novu client calls after every request (status: HTTP code,
 or `timeout` / `error` when there was no response)."""
 
+ALERT_OUTCOMES = ("accepted", "rejected", "unauthorized", "error")
 
 
 class _Labels:
@@ -121,6 +122,20 @@ class Metrics:
             "Alert webhooks received by source and outcome.",
             ("source", "status"),
         )
+        self.alerts_unmatched = counter(
+            "alerts_unmatched_total",
+            "Alerts received (webhook) that matched no alert signal, by source.",
+            ("source",),
+        )
+        self.alertmanager_syncs = counter(
+            "alertmanager_syncs_total",
+            "Reads of the Alertmanager API by result (ok: at least one answered, error).",
+            ("result",),
+        )
+        self.alertmanager_last_sync = gauge(
+            "alertmanager_last_sync_success_timestamp_seconds",
+            "When the Alertmanager API was last read successfully (Unix time).",
+        )
         self.config_reloads = counter(
             "config_reloads_total", "Rules (re)loads by result (ok, error).", ("result",)
         )
@@ -139,8 +154,15 @@ class Metrics:
         registry.register(self.channels)
 
         self.build_info.labels(_label(version)).set(1)
+        # Series whose first increment matters to an alert exist at 0 from the start:
+        # increase() cannot see a series born at 1.
         for result in ("ok", "error"):
-            self.config_reloads.labels(result)  # exported as 0 before the first reload
+            self.config_reloads.labels(result)
+            self.alertmanager_syncs.labels(result)
+        for source in ("alertmanager", "grafana"):
+            self.alerts_unmatched.labels(source)
+            for outcome in ALERT_OUTCOMES:
+                self.alerts_received.labels(source, outcome)
 
     # --- channel state (rendered at scrape time) -----------------------------------------
 
@@ -229,6 +251,32 @@ class Metrics:
         """A webhook arrived: source `alertmanager` / `grafana`; status e.g. `accepted`,
         `rejected`, `unauthorized`."""
         self.alerts_received.labels(_label(source), _label(status)).inc()
+
+    def alert_unmatched(self, source: str) -> None:
+        """An alert of a webhook matched no alert signal."""
+        self.alerts_unmatched.labels(_label(source)).inc()
+
+    def alertmanager_sync(self, *, ok: bool, now: float) -> None:
+        self.alertmanager_syncs.labels("ok" if ok else "error").inc()
+        if ok:
+            self.alertmanager_last_sync.set(now)
+
+    def channel_loaded(self, environment: str, channel: str, candidates: Sequence[str]) -> None:
+        """A channel's rules loaded: its counters exist at 0 for every label set they will
+        have (actions by result, switches between candidates by trigger, decisions by
+        kind), so an alert on `increase()` sees the very first one."""
+        env, chan = _label(environment), _label(channel)
+        for result in get_args(AuditResult):
+            if result != "started":  # written to the audit trail, never counted
+                self.actions.labels(env, chan, result)
+        for kind in DecisionKind:
+            self.decisions.labels(env, chan, kind.value)
+        names = [_label(c) for c in candidates]
+        for from_ in names:
+            for to in names:
+                if from_ != to:
+                    for trigger in get_args(Trigger):
+                        self.switches.labels(env, chan, from_, to, trigger)
 
     def state_write_failed(self) -> None:
         """A write to STATE_DIR (state.json or the audit trail) failed."""

@@ -19,6 +19,10 @@ _ESCAPE = "$${"
 _TOKEN = re.compile(rf"\$\$\{{|\$\{{({_NAME})\}}|\$\{{")
 
 
+MAX_KEY_FILE_BYTES = 4096
+"""An API key file holds one key (and maybe a newline)."""
+
+
 class SecretError(Exception):
     """A secret could not be resolved; the message names where it was looked for."""
 
@@ -93,11 +97,19 @@ def _from_variable(name: str, environ: Mapping[str, str]) -> SecretStr:
 
 def _from_file(path: Path) -> SecretStr:
     try:
-        raw = path.read_bytes()
+        special = path.exists() and not (path.is_file() or path.is_dir())
+        if special:  # a FIFO or a device would block or never end
+            msg = f"API key file {path} is not a regular file"
+            raise SecretError(msg)
+        with path.open("rb") as file:
+            raw = file.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         msg = f"cannot read API key file {path}: {reason}"
         raise SecretError(msg) from exc
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        msg = f"API key file {path} is larger than {MAX_KEY_FILE_BYTES} bytes; it must hold the key"
+        raise SecretError(msg)
     try:
         value = raw.decode("utf-8")
     except UnicodeDecodeError:

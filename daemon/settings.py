@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     """audit.jsonl is rotated when a record would take it past this size (docs/state.md)."""
     audit_keep: int = Field(default=4, ge=0, le=1000)
     """How many rotated audit files are kept besides audit.jsonl; older ones are deleted."""
+    grafana_hmac_secret: SecretStr | None = None
+    """Grafana's webhook HMAC secret: a signed Grafana webhook needs no bearer token."""
+    grafana_hmac_header: str = "X-Grafana-Alerting-Signature"
+    """The *Header* set on Grafana's contact point (with this default, Grafana's own
+    fallback `X-Grafana-Alert-Signature` for an empty field is accepted too)."""
+    grafana_hmac_timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"
+    """The timestamp header set on Grafana's contact point; empty: Grafana sends none."""
+    grafana_hmac_max_age: Seconds = 300.0
+    """How old (or ahead) a signed webhook's timestamp may be: the replay window."""
 
     @field_validator("listen")
     @classmethod
@@ -134,7 +143,10 @@ def split_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-_SECRET_FIELDS = frozenset({"api_token"})
+_SECRET_FIELDS = frozenset({"api_token", "grafana_hmac_secret"})
+CLIENT_VARIABLES = frozenset({"URL"})
+"""`NOVU_FAILOVER_*` variables the CLI's client commands read (`status`, `pause`, ...),
+not settings of the daemon, yet no typo."""
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -185,7 +197,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     for name in sorted(environ):
         upper = name.upper()
         suffix = upper.removeprefix(ENV_PREFIX)
-        if not upper.startswith(ENV_PREFIX) or suffix in known:
+        if not upper.startswith(ENV_PREFIX) or suffix in known or suffix in CLIENT_VARIABLES:
             continue
         # Compare without the shared prefix, or every name looks close to every other.
         close = difflib.get_close_matches(suffix, known, n=1)

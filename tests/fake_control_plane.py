@@ -355,7 +355,7 @@ class FakePlane:
             "version": "0.1.0",
         }
 
-    def events(self, *, limit: int, offset: int) -> JSON:
+    async def events(self, *, limit: int, offset: int) -> JSON:
         self._record("events", limit=limit, offset=offset)
         newest_first = sorted(self.audit, key=lambda r: r.at)[::-1]  # ties: latest first
         return {

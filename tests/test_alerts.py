@@ -17,11 +17,15 @@ from daemon.alerts import (
     build_book,
     compile_matchers,
     expire,
+    first_contact,
     matches,
     parse_alertmanager,
     parse_grafana,
     receive,
+    reconcile,
+    unmatched,
 )
+from daemon.alerts.book import RESOLVE_MEMORY
 from daemon.rules.model import Rules
 
 FIRING_AT = 1795873168.762  # 2026-11-28T13:39:28.762Z, the fixture's startsAt
@@ -362,20 +366,138 @@ def test_an_empty_book_ignores_everything() -> None:
 def test_the_signal_is_down_exactly_while_some_matching_alert_last_said_firing(
     steps: list[tuple[str, bool, bool]],
 ) -> None:
-    """Any sequence of notifications: down iff a matching fingerprint's latest word is firing."""
+    """Any sequence of notifications (all of one alert instance per fingerprint): down iff a
+    matching fingerprint's latest word is firing, and a firing word after that fingerprint's
+    resolve is stale: it changes nothing."""
     book = build_book(SENDGRID_RULES)
     latest: dict[str, bool] = {}
+    resolved: set[str] = set()
     state_ok = True
     for at, (fp, firing, matching) in enumerate(steps):
         severity = "critical" if matching else "info"
         status = "firing" if firing else "resolved"
         alert = _alert(status, fp=fp, ends=None if firing else NOW, severity=severity)
         book, updates = receive(book, [alert], now=NOW + at)
-        if matching:
+        if matching and firing and fp in resolved:
+            assert updates == ()
+        elif matching:
             latest[fp] = firing
+            if not firing:
+                resolved.add(fp)
             (update,) = updates
             state_ok = bool(update.observation.ok)
         else:
             assert updates == ()
         assert state_ok == (not any(latest.values()))
         assert len(book.firing_for(SENDGRID_ALERT)) == sum(latest.values())
+
+
+# ------------------------------------------------------------- reconcile (API as truth)
+def _active(fp: str = "f1", *, starts: float = FIRING_AT, **labels: str) -> Alert:
+    """An alert as `GET /api/v2/alerts` lists it: active, with a future endsAt."""
+    alert = _alert(fp=fp, ends=NOW + 300, **labels)
+    return Alert(alert.source, "firing", alert.labels, starts, alert.ends_at, fp)
+
+
+def test_a_restart_learns_the_firing_alert_from_the_api_before_any_webhook() -> None:
+    book = build_book(SENDGRID_RULES)
+    assert not book.reached
+    book, updates = reconcile(book, [_active()], as_of=NOW - 1, now=NOW)
+    assert book.reached
+    by_key = {u.key: u.observation.ok for u in updates}
+    # First contact: every alert signal leaves unknown, firing or not.
+    assert by_key == {SENDGRID_ALERT: False, (EMAIL, "ses-backup", "alert"): True}
+    quiet = next(u for u in updates if u.key != SENDGRID_ALERT)
+    assert quiet.observation.detail == "the Alertmanager API: none firing"
+
+
+def test_an_alert_no_longer_active_in_the_api_ends_as_if_resolved() -> None:
+    """send_resolved: false: the resolve never comes; the next sync ends the alert."""
+    book, _ = reconcile(build_book(SENDGRID_RULES), [_active()], as_of=NOW - 1, now=NOW)
+    book, (update,) = reconcile(book, [], as_of=NOW + 29, now=NOW + 30)
+    assert update.key == SENDGRID_ALERT
+    assert update.observation.ok is True
+    assert "no longer active in Alertmanager" in update.observation.detail
+    assert book.firing == {}
+    assert reconcile(book, [], as_of=NOW + 59, now=NOW + 60)[1] == ()  # nothing changed
+
+
+def test_a_webhook_newer_than_the_api_read_stands() -> None:
+    """The read was sent before the webhook arrived: its answer cannot undo the webhook."""
+    book, _ = reconcile(build_book(SENDGRID_RULES), [], as_of=NOW - 10, now=NOW - 9)
+    book, _ = receive(book, [_alert(fp="new")], now=NOW)
+    kept, updates = reconcile(book, [], as_of=NOW - 1, now=NOW + 1)
+    assert updates == ()
+    assert [a.fingerprint for a in kept.firing_for(SENDGRID_ALERT)] == ["new"]
+    ended, (update,) = reconcile(kept, [], as_of=NOW + 5, now=NOW + 6)
+    assert update.observation.ok is True
+    assert ended.firing == {}
+
+
+def test_a_late_firing_after_its_resolve_does_not_reopen_it() -> None:
+    """HA pair: one Alertmanager delivers the resolve, the other a stale firing after it."""
+    book = build_book(SENDGRID_RULES)
+    book, _ = receive(book, [_alert(fp="x")], now=NOW)
+    book, _ = receive(book, [_alert("resolved", fp="x", ends=NOW + 1)], now=NOW + 1)
+    book, updates = receive(book, [_alert(fp="x")], now=NOW + 2)
+    assert updates == ()
+    assert book.firing == {}
+    # Nor does a lagging Alertmanager's API answer of the same instance.
+    book, updates = reconcile(book, [_active("x")], as_of=NOW + 3, now=NOW + 4)
+    assert book.firing == {}
+    # A new instance (a later startsAt) of the same alert fires again.
+    book, (update,) = receive(book, [_active("x", starts=NOW + 5)], now=NOW + 6)
+    assert update.observation.ok is False
+
+
+def test_a_resolve_is_forgotten_after_resolve_memory() -> None:
+    book = build_book(SENDGRID_RULES)
+    book, _ = receive(book, [_alert("resolved", fp="x", ends=NOW)], now=NOW)
+    assert book.resolved
+    book, _ = receive(book, [], now=NOW + RESOLVE_MEMORY + 1)
+    assert book.resolved == {}
+
+
+def test_grafana_alerts_are_left_alone_by_the_alertmanager_api() -> None:
+    book = build_book(SENDGRID_RULES)
+    graf = Alert("grafana", "firing", _alert().labels, FIRING_AT, None, "g")
+    book, _ = receive(book, [graf], now=NOW)
+    book, updates = reconcile(book, [], as_of=NOW + 10, now=NOW + 11)
+    assert [a.source for a in book.firing_for(SENDGRID_ALERT)] == ["grafana"]
+    assert all(u.observation.ok is not True for u in updates if u.key == SENDGRID_ALERT)
+
+
+def test_first_contact_by_webhook_moves_every_signal_out_of_unknown_once() -> None:
+    book = build_book(SENDGRID_RULES)
+    book, updates = first_contact(book, now=NOW, via="webhook")
+    assert {u.key for u in updates} == {SENDGRID_ALERT, (EMAIL, "ses-backup", "alert")}
+    assert all(u.observation.ok is True for u in updates)
+    assert first_contact(book, now=NOW + 1, via="webhook")[1] == ()
+
+
+@pytest.mark.parametrize(
+    ("mode", "ok", "firing"),
+    [
+        pytest.param("unknown", None, 1, id="unknown-by-default"),
+        pytest.param("down", False, 1, id="down-when-asked"),
+        pytest.param("ignore", None, 0, id="ignored"),
+    ],
+)
+def test_grafana_datasource_alerts_mean_what_the_signal_says(
+    mode: str, ok: bool | None, firing: int
+) -> None:
+    spec: dict[str, Any] = {"matchers": ['novu_integration="sendgrid-main"']}
+    if mode != "unknown":
+        spec["datasource_alerts"] = mode
+    data = rules('novu_integration="sendgrid-main"').model_dump(exclude_none=True)
+    data["channels"][0]["candidates"][0]["signals"][1] = {"alert": spec}
+    book = build_book(Rules.model_validate(data))
+    nodata = _alert(alertname="DatasourceNoData")
+    book, updates = receive(book, [nodata], now=NOW)
+    assert len(book.firing_for(SENDGRID_ALERT)) == firing
+    if firing:
+        (update,) = updates
+        assert update.observation.ok is ok
+    else:
+        assert updates == ()
+        assert unmatched(book, [nodata]) == (nodata,)

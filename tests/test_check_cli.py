@@ -175,3 +175,27 @@ def test_installed_command_rejects_a_broken_file_with_located_errors() -> None:
         "'15 minutes' is not a duration; write it like 500ms, 30s, 5m, 1h or 1h30m",
         "4 errors; nothing was loaded",
     ]
+
+
+def test_alert_signals_without_a_token_are_warned_about(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example has alert signals: without a token their webhooks answer 403."""
+    assert main(["check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "alert signal(s) but no API token" in out
+    assert "the alert webhooks (Alertmanager, Grafana) are disabled" in out
+    monkeypatch.setenv("NOVU_FAILOVER_API_TOKEN", "a-token-for-check")
+    assert main(["check", str(EXAMPLE)]) == 0
+    assert "alert signal(s) but no API token" not in capsys.readouterr().out
+
+
+def test_the_client_url_variable_is_not_called_a_typo(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOVU_FAILOVER_URL", "http://127.0.0.1:9555")
+    monkeypatch.setenv("NOVU_FAILOVER_LISTN", "127.0.0.1:1")
+    assert main(["check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "NOVU_FAILOVER_URL" not in out
+    assert "NOVU_FAILOVER_LISTN is not a setting (did you mean NOVU_FAILOVER_LISTEN?)" in out

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -390,3 +394,75 @@ def test_a_url_that_is_not_http_exits_2(cli: Cli) -> None:
     result = cli("status", "--url", "127.0.0.1:9555")
     assert result.code == 2
     assert "is not an http(s) URL" in result.err
+
+
+_TIME_KEYS = ("at", "now", "since", "until", "started_at", "loaded_at", "view_at", "acked_at")
+
+
+def _absurd(payload: object, value: object) -> object:
+    """`payload` with every time-like field (and every `*_until`) set to `value`."""
+    if isinstance(payload, dict):
+        return {
+            key: value if key in _TIME_KEYS or key.endswith("_until") else _absurd(item, value)
+            for key, item in payload.items()
+        }
+    if isinstance(payload, list):
+        return [_absurd(item, value) for item in payload]
+    return payload
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e308, -1e308, 1e20, -62135596801.0, "nan", "inf", "-inf", "soon", True, [], {}],
+    ids=repr,
+)
+def test_status_events_and_explain_render_absurd_times_without_crashing(
+    daemon: Served, cli: Cli, monkeypatch: pytest.MonkeyPatch, value: object
+) -> None:
+    """A daemon (an older one, or damaged state) may answer with times no calendar holds."""
+    plane = daemon.plane
+    status, explain = plane.status(), plane.explain("production/email")
+    events = asyncio.run(plane.events(limit=50, offset=0))
+
+    async def absurd_events(**kwargs: object) -> object:
+        return _absurd(events, value)
+
+    monkeypatch.setattr(plane, "status", lambda: _absurd(status, value))
+    monkeypatch.setattr(plane, "explain", lambda channel: _absurd(explain, value))
+    monkeypatch.setattr(plane, "events", absurd_events)
+    for argv in (["status"], ["explain", "production/email"], ["events"]):
+        result = cli(*argv)
+        assert result.code == 0, result.err
+        assert result.out.strip()
+    if isinstance(value, float | str):
+        assert "(not a valid time)" in cli("status").out
+
+
+def test_a_reason_that_is_not_utf8_is_a_clear_usage_error(daemon: Served, cli: Cli) -> None:
+    """Python hands undecodable argv bytes over as lone surrogates (PEP 383)."""
+    with pytest.raises(SystemExit) as exited:
+        cli("pause", "--reason", "maintenance \udcff\udcfe")
+    assert exited.value.code == 2
+    assert daemon.plane.calls == []
+
+
+def test_the_installed_command_refuses_a_non_utf8_reason_without_a_traceback(
+    daemon: Served,
+) -> None:
+    executable = Path(sys.executable).parent / "novu-failover"
+    for argv in (
+        [b"pause", b"--reason", b"caf\xe9 down"],
+        [b"failover", b"production/email", b"ses-\xff", b"--reason", b"x"],
+    ):
+        done = subprocess.run(
+            [os.fsencode(executable), *argv],
+            capture_output=True,
+            check=False,
+            timeout=30,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+        )
+        err = done.stderr.decode("utf-8", "replace")
+        assert done.returncode == 2, err
+        assert "not valid UTF-8 text" in err
+        assert "Traceback" not in err
+    assert daemon.plane.calls == []

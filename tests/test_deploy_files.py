@@ -52,7 +52,8 @@ def test_alert_rules_pass_promtool() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 11 rules found" in result.stdout
+    assert "SUCCESS: 14 rules found" in result.stdout
+
 
 
 def test_alert_rules_name_only_metrics_the_daemon_exports() -> None:

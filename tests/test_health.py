@@ -332,11 +332,23 @@ def alert_state(**fields: Any) -> SignalState:
     return new_signal_state("alert", entry("alert", **fields))
 
 
-def test_passive_signal_starts_up_with_no_alert_firing() -> None:
-    """A silent alert source reads as up-and-passive, so it never blocks `down_when: all`."""
+def test_passive_signal_starts_unknown_until_a_source_is_heard() -> None:
+    """After a start nothing says no alert fires: the alert signal is unknown, not up."""
     health = signal_health(alert_state())
-    assert (health.state, health.since, health.passive) == (UP, None, True)
-    assert health.reason == "up: no matching alert firing"
+    assert (health.state, health.since, health.passive) == (UNKNOWN, None, True)
+    assert health.reason == "unknown: no alert source heard since start"
+    heard = observe(alert_state(), Observation("alert", True, T0, "webhook: none firing"))
+    assert signal_health(heard).state is UP
+
+
+def test_an_undecided_alert_makes_a_passive_signal_unknown_whatever_it_was() -> None:
+    """A datasource NoData/Error alert (observation ok=None) means: cannot tell."""
+    firing = observe(alert_state(), Observation("alert", False, T0, "SendgridErrors firing"))
+    undecided = observe(firing, Observation("alert", None, T0 + 5, "DatasourceNoData firing"))
+    health = signal_health(undecided)
+    assert (health.state, health.since) == (UNKNOWN, T0 + 5)
+    assert "datasource NoData/Error" in health.reason
+    assert observe(undecided, Observation("alert", True, T0 + 9, "resolved")).state is UP
 
 
 def test_passive_signal_moves_on_each_notification_whatever_fall_and_rise_say() -> None:
@@ -377,14 +389,14 @@ ALERT_FIRING = sig("alert", DOWN, passive=True)
             [sig("http", UNKNOWN), sig("statuspage", UP)],
             "any",
             UP,
-            "up since 2024-05-01T12:10:00Z: 1/2 signals up (statuspage), 1 unknown (http)",
+            "up since 2024-05-01T12:10:00Z: 1/2 probes up (statuspage), 1 unknown (http)",
             id="any-none-down-one-up-is-up",
         ),
         pytest.param(
             [sig("http", UP), sig("statuspage", UP), sig("novu_delivery", UNKNOWN)],
             "any",
             UP,
-            "2/3 signals up (http, statuspage), 1 unknown (novu_delivery)",
+            "2/3 probes up (http, statuspage), 1 unknown (novu_delivery)",
             id="up-reason-counts-signals",
         ),
         pytest.param(
@@ -399,7 +411,7 @@ ALERT_FIRING = sig("alert", DOWN, passive=True)
             [sig("http", DOWN), sig("statuspage", UP)],
             "all",
             UP,
-            "1/2 signals up (statuspage), 1 down (http) [all: 1/2 down]",
+            "1/2 probes up (statuspage), 1 down (http) [all: 1/2 down]",
             id="all-one-of-two-down-is-not-down",
         ),
         pytest.param(
@@ -434,7 +446,7 @@ ALERT_FIRING = sig("alert", DOWN, passive=True)
             [sig("http", UP), ALERT_FIRING],
             "all",
             UP,
-            "1/2 signals up (http), 1 down (alert) [all: 1/2 down]",
+            "1/1 probe up (http), 1 down (alert) [all: 1/2 down]",
             id="all-firing-alert-alone-is-not-enough",
         ),
         pytest.param(
@@ -469,14 +481,14 @@ ALERT_FIRING = sig("alert", DOWN, passive=True)
             [sig("http", UP), ALERT_QUIET],
             "any",
             UP,
-            "1/2 signals up (http), 1 passive quiet (alert)",
+            "1/1 probe up (http), alert quiet",
             id="quiet-alert-listed-in-up-reason",
         ),
         pytest.param(
             [sig("http", DOWN), sig("statuspage", UP), sig("novu_delivery", UP)],
             Quorum(quorum=2),
             UP,
-            "2/3 signals up (statuspage, novu_delivery), 1 down (http) [quorum 2: 1/3 down]",
+            "2/3 probes up (statuspage, novu_delivery), 1 down (http) [quorum 2: 1/3 down]",
             id="quorum-2-one-down-is-not-down",
         ),
         pytest.param(
@@ -550,5 +562,5 @@ def test_candidate_reason_quotes_signal_evidence_end_to_end() -> None:
     assert result.reason == (
         "down since 2024-05-01T12:01:01Z: http down since 2024-05-01T12:01:00Z: "
         "3 consecutive failures (last: HTTP 503 from api.sendgrid.com in 0.21s) "
-        "[all: 1/1 down, 1 quiet passive ignored]"
+        "[all: 1/1 down, 1 unknown passive ignored]"
     )

@@ -157,14 +157,14 @@ def test_signal_state_follows_fall_rise_and_rate(timing: Timing, data: st.DataOb
 
 @given(data=st.data())
 def test_passive_signal_mirrors_the_latest_notification(data: st.DataObject) -> None:
-    """An alert signal is down exactly while its latest conclusive notification is firing."""
+    """An alert signal mirrors its latest word: down while firing, up when none fires,
+    unknown when it cannot tell (a datasource alert) and before any word at all."""
     state = make_state("alert", Timing(fall=3, rise=2, rate=None))
-    firing = False
+    assert state.state is Health.UNKNOWN
+    mirror = {False: Health.DOWN, True: Health.UP, None: Health.UNKNOWN}
     for obs in data.draw(timeline):
         state = observe(state, Observation("alert", obs.ok, obs.at, obs.detail))
-        if obs.ok is not None:
-            firing = not obs.ok
-        assert state.state is (Health.DOWN if firing else Health.UP)
+        assert state.state is mirror[obs.ok]
         assert signal_health(state).passive
 
 
@@ -186,10 +186,10 @@ down_whens = st.sampled_from(["any", "all"]) | st.builds(Quorum, quorum=st.integ
 def test_candidate_follows_down_when_and_needs_non_passive_up(
     signals: list[SignalHealth], down_when: Any
 ) -> None:
-    """Down exactly as the rule says (quiet passive signals abstain from `all`); up only with
-    a non-passive signal up; otherwise unknown."""
+    """Down exactly as the rule says (passive signals that do not fire, quiet or unknown,
+    abstain from `all`); up only with a non-passive signal up; otherwise unknown."""
     down = sum(1 for s in signals if s.state is Health.DOWN)
-    abstain = sum(1 for s in signals if s.passive and s.state is Health.UP)
+    abstain = sum(1 for s in signals if s.passive and s.state is not Health.DOWN)
     if down_when == "any":
         says_down = down >= 1
     elif down_when == "all":

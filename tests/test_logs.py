@@ -21,10 +21,11 @@ SECRET = "sk-live-0123456789abcdef"
 def _restore_logging() -> Iterator[None]:
     """configure_logging changes process-wide loggers; put them back for other tests."""
     saved = {}
-    for name in (logs.ROOT_LOGGER, "thirdparty"):
+    for name in (logs.ROOT_LOGGER, "thirdparty", *logs.PROCESS_LOGGERS):
         logger = logging.getLogger(name)
         saved[name] = (logger.handlers[:], logger.level, logger.propagate)
     yield
+    logging.captureWarnings(False)
     for name, (handlers, level, propagate) in saved.items():
         logger = logging.getLogger(name)
         logger.handlers[:] = handlers
@@ -180,6 +181,27 @@ def test_records_are_not_duplicated_through_the_root_logger() -> None:
         logging.getLogger().removeHandler(root_handler)
     assert len(_json_lines(stream)) == 1
     assert root_stream.getvalue() == ""
+
+
+def test_the_process_loggers_write_json_through_the_same_redaction() -> None:
+    """uvicorn, apscheduler, asyncio and stray libraries: one format, secrets redacted,
+    the scheduler's INFO chatter left out."""
+    register_secret(SECRET)
+    stream = io.StringIO()
+    configure_logging(fmt="json", level="INFO", stream=stream, capture=logs.PROCESS_LOGGERS)
+    logging.getLogger("uvicorn.error").info("Started server with %s", SECRET)
+    logging.getLogger("apscheduler.executors.default").info("Running job x")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job missed")
+    logging.getLogger("some.library").warning("retrying %s", SECRET)
+    logging.getLogger("some.library").info("chatter")
+    lines = _json_lines(stream)
+    assert [line["logger"] for line in lines] == [
+        "uvicorn.error",
+        "apscheduler.scheduler",
+        "some.library",
+    ]
+    assert all(SECRET not in json.dumps(line) for line in lines)
+    assert lines[0]["msg"] == "Started server with ***"
 
 
 def test_capture_routes_third_party_loggers_through_the_same_handler() -> None:

@@ -343,3 +343,51 @@ def test_any_replaced_value_gives_rules_or_located_problems(data: st.DataObject)
         assert problem.line is not None
         assert 1 <= problem.line <= len(text.splitlines())
         assert problem.message
+
+
+# --- alertmanagers: the alert signals' source of truth ---------------------------------
+
+AM_SIGNAL = "- alert: {matchers: ['novu_integration=\"sendgrid-main\"']}\n"
+
+
+def test_alertmanagers_load_with_their_defaults() -> None:
+    tail = "alertmanagers:\n  servers:\n    - url: http://am-0:9093\n    - url: http://am-1:9093\n"
+    rules = parse_rules(_rules(AM_SIGNAL, tail=tail), filename="rules.yaml")
+    assert rules.alertmanagers is not None
+    assert [s.url for s in rules.alertmanagers.servers] == ["http://am-0:9093", "http://am-1:9093"]
+    assert (rules.alertmanagers.interval, rules.alertmanagers.timeout) == (30.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        pytest.param(
+            "alertmanagers:\n  servers:\n    - url: ftp://am\n",
+            "rules.yaml:12 alertmanagers.servers[0].url: must be an http:// or https:// URL",
+            id="bad-url",
+        ),
+        pytest.param(
+            "alertmanagers:\n  servers:\n    - {url: http://am, header: {}}\n",
+            "rules.yaml:12 alertmanagers.servers[0].header: unknown key 'header'",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "alertmanagers:\n  servers:\n    - url: http://am\n    - url: http://am/\n",
+            "rules.yaml:11 alertmanagers.servers: each Alertmanager is listed once",
+            id="twice",
+        ),
+        pytest.param(
+            "alertmanagers:\n  interval: 5s\n  timeout: 5s\n  servers: [{url: http://am}]\n",
+            "rules.yaml:10 alertmanagers: timeout (5s) must be less than the interval (5s)",
+            id="timeout",
+        ),
+        pytest.param(
+            "alertmanagers:\n  servers: []\n",
+            "rules.yaml:11 alertmanagers.servers:",
+            id="empty",
+        ),
+    ],
+)
+def test_alertmanagers_problems_are_located(tail: str, expected: str) -> None:
+    (problem,) = _problems(_rules(AM_SIGNAL, tail=tail))
+    assert str(problem).startswith(expected), str(problem)

@@ -4,21 +4,31 @@ on success paths and on error paths where a server echoes the key or credentials
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from inprocess import until
 from pydantic import SecretStr
 from signals_loopback import serve
 
 from daemon.actuator import Actuator
+from daemon.cli import main as cli_main
 from daemon.clock import FakeClock
+from daemon.logs import LIBRARY_LOGGERS, configure_logging
 from daemon.model import AuditRecord, Decision, DecisionKind
 from daemon.novu import NovuClient, NovuError, RetryPolicy
 from daemon.rules.model import ChannelRule
+from daemon.service.server import Running, run_daemon
+from daemon.settings import load_settings
+from daemon.sim import serve_simulation
 from daemon.sim.faults import Fault
 from daemon.sim.novu import NovuSimulator, create_novu_app
 
@@ -373,3 +383,196 @@ async def test_real_loopback_http_leaks_nothing_even_in_httpcore_debug_logs(
         evidence.error(info.value)
     assert any(r.name.startswith("httpcore") for r in caplog_debug.records)
     evidence.assert_clean(caplog_debug)
+
+
+# -- the whole daemon: every output scanned for distinctive secrets ---------------------------
+
+SCAN_TOKEN = "tok-SCAN-DO-NOT-LEAK-41c2e9"
+URL_PASSWORD = "URLPASS-SCAN-DO-NOT-LEAK-777"
+HEADER_SECRET = "hdr-SCAN-DO-NOT-LEAK-9d3e5f"
+SIM_CREDENTIAL = "SIM-SECRET-"
+"""Every provider credential in the simulator's seed starts with this."""
+SCAN_RULES = """\
+defaults: {{interval: 200ms, timeout: 150ms, fall: 2, rise: 2}}
+environments:
+  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
+channels:
+  - environment: production
+    channel: email
+    candidates:
+      - integration: sendgrid-main
+        signals:
+          - http:
+              url: "{secret_providers}/sendgrid/api/health"
+              headers: {{Authorization: "Bearer ${{SENDGRID_KEY}}"}}
+      - integration: ses-backup
+        signals: [{{http: {{url: "{providers}/ses/api/health"}}}}]
+    policy: {{cooldown: 0s}}
+"""
+_LIBRARIES = ("novu_failover", "httpx", "httpcore", "uvicorn", "uvicorn.error", "apscheduler")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging rewires real loggers: put them back for the other tests."""
+    saved = {
+        name: (list(log.handlers), log.level, log.propagate)
+        for name in _LIBRARIES
+        for log in [logging.getLogger(name)]
+    }
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        log = logging.getLogger(name)
+        log.handlers[:] = handlers
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+class Scan:
+    """Every output of a daemon run, and the secrets none of them may hold."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+        self.outputs: dict[str, str] = {}
+
+    def add(self, name: str, text: str) -> None:
+        self.outputs[name] = self.outputs.get(name, "") + text
+
+    def leaks(self) -> list[str]:
+        return [
+            f"{name}: ...{text[max(0, text.index(s) - 80) : text.index(s) + 40]}..."
+            for name, text in self.outputs.items()
+            for s in self.secrets
+            if s in text
+        ]
+
+
+async def _cli(scan: Scan, capsys: pytest.CaptureFixture[str], *argv: str) -> int:
+    """A CLI command in a worker thread (it speaks synchronous HTTP to this very loop)."""
+    code = await asyncio.to_thread(cli_main, list(argv))
+    out, err = capsys.readouterr()
+    scan.add(f"cli {' '.join(argv[:2])}", out + err)
+    return code
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("fmt", ["json", "text"])
+async def test_a_daemon_run_leaks_no_secret_into_any_output(
+    fmt: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
+    simulation = await serve_simulation("127.0.0.1", 0)
+    novu_key = simulation.api_key("production")
+    scan = Scan([novu_key, SCAN_TOKEN, URL_PASSWORD, HEADER_SECRET, SIM_CREDENTIAL])
+    stream = io.StringIO()
+    configure_logging(fmt=fmt, level="DEBUG", stream=stream, chatty=LIBRARY_LOGGERS)
+    providers = simulation.providers_url
+    rules = tmp_path / "rules.yaml"
+    good = SCAN_RULES.format(
+        novu=simulation.url,
+        providers=providers,
+        secret_providers=providers.replace("http://", f"http://probe:{URL_PASSWORD}@"),
+    )
+    rules.write_text(good)
+    state_dir = tmp_path / "state"
+    environ = {"NOVU_KEY": novu_key, "SENDGRID_KEY": HEADER_SECRET}
+    settings = load_settings(
+        rules=rules, listen="127.0.0.1:0", state_dir=state_dir, api_token=SCAN_TOKEN
+    )
+    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        run_daemon(settings, environ=environ, on_started=started, handle_signals=False)
+    )
+    running = await asyncio.wait_for(started, timeout=10)
+    daemon = running.daemon
+    auth = {"authorization": f"Bearer {SCAN_TOKEN}"}
+    api = httpx.AsyncClient(base_url=running.url, timeout=30)
+    for name, value in {**environ, "NOVU_FAILOVER_API_TOKEN": SCAN_TOKEN}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NOVU_FAILOVER_URL", running.url)
+    try:
+        await until(lambda: daemon.ready()[0], within=20, what="the daemon to be ready")
+        pasted = f"pasted {novu_key} and {SCAN_TOKEN} and http://u:{URL_PASSWORD}@x"
+        for path, body in [
+            ("/v1/pause", {"channel": "production/email", "reason": pasted}),
+            ("/v1/resume", {"channel": "production/email"}),
+            ("/v1/pause", {"channel": None, "reason": pasted, "for": "1h"}),
+            ("/v1/resume", {"channel": None}),
+            ("/v1/ack", {"channel": "production/email"}),
+        ]:
+            await api.post(path, json=body, headers=auth)
+        refused = await api.post(  # a refusal must not echo the key either
+            "/v1/pause",
+            content=f'{{"channel":null,"reason":"{novu_key}\\ud800"}}'.encode(),
+            headers={**auth, "content-type": "application/json"},
+        )
+        assert refused.status_code == 400
+        scan.add("refusal", refused.text)
+        await until(
+            lambda: all(c["state"] == "up" for c in daemon.status()["channels"][0]["candidates"]),
+            within=20,
+            what="both candidates up",
+        )
+        answer = await api.post(
+            "/v1/failover",
+            json={"channel": "production/email", "target": "ses-backup", "reason": pasted},
+            headers=auth,
+        )
+        assert answer.status_code == 200, answer.text
+        # errors: a provider outage probed through the URL with a password, Novu failing
+        simulation.set_provider_down("sendgrid", down=True)
+        simulation.sim.faults.add(Fault(kind="error", status=500, count=3))
+        await until(
+            lambda: daemon.status()["channels"][0]["candidates"][0]["state"] == "down",
+            within=20,
+            what="sendgrid-main down",
+        )
+        # reloads: one refused (its error echoes a URL with a password), one good
+        rules.write_text(good.replace(f"{providers}/ses/api/health", f"ftp://a:{URL_PASSWORD}@h"))
+        assert not await daemon.reload(trigger="scan")
+        assert "ftp://a:***@h" in str(daemon.status()["rules"]["error"])
+        rules.write_text(good)
+        assert await daemon.reload(trigger="scan")
+        await api.post(
+            "/v1/alerts/alertmanager",
+            json={"version": "4", "status": "firing", "alerts": [{"labels": {"k": novu_key}}]},
+            headers=auth,
+        )
+        # every CLI command against the daemon, and check on the same rules
+        for argv in (
+            ["status"],
+            ["status", "--json"],
+            ["events", "--limit", "500"],
+            ["events", "--json", "--limit", "500"],
+            ["explain", "production/email"],
+            ["explain", "production/email", "--json"],
+            ["pause", "--channel", "production/email", "--reason", pasted],
+            ["resume", "--channel", "production/email"],
+            ["ack", "production/email"],
+            ["failover", "production/email", "sendgrid-main", "--force", "--reason", pasted],
+            ["check", str(rules)],
+        ):
+            await _cli(scan, capsys, *argv)
+        for path in ("/metrics", "/v1/status", "/v1/events?limit=500", "/healthz", "/readyz"):
+            scan.add(path, (await api.get(path)).text)
+        scan.add("explain", (await api.get("/v1/explain/production/email")).text)
+    finally:
+        await api.aclose()
+        running.stop.set()
+        assert await task == 0
+        await simulation.stop()
+    for path in sorted(state_dir.iterdir()):
+        scan.add(f"state {path.name}", path.read_bytes().decode("utf-8", "replace"))
+    scan.add("log", stream.getvalue())
+
+    assert scan.leaks() == []
+    # The scan proves something only if the values were there to leak and were redacted:
+    assert "pasted *** and *** and http://u:***@x" in scan.outputs["/v1/events?limit=500"]
+    assert "pasted *** and *** and http://u:***@x" in scan.outputs["cli pause --channel"]
+    log = stream.getvalue()
+    assert "httpcore" in log, "DEBUG lines of httpcore were not captured"
+    assert "***" in log
+    assert len(scan.outputs) >= 20

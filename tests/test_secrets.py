@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,20 @@ def test_missing_key_file_names_the_file(tmp_path: Path) -> None:
 def test_key_file_that_is_a_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SecretError, match="cannot read API key file"):
         resolve_api_key(_env_file(tmp_path), environ={}, base_dir=tmp_path)
+
+
+def test_key_file_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Reading a FIFO nobody writes to would hang check and the daemon's start forever."""
+    os.mkfifo(tmp_path / "novu.key")
+    with pytest.raises(SecretError, match="is not a regular file"):
+        resolve_api_key(_env_file(tmp_path / "novu.key"), environ={}, base_dir=tmp_path)
+
+
+def test_a_huge_key_file_is_refused_from_its_size(tmp_path: Path) -> None:
+    with (tmp_path / "novu.key").open("wb") as file:
+        file.truncate(100 * 1024 * 1024)
+    with pytest.raises(SecretError, match="larger than 4096 bytes"):
+        resolve_api_key(_env_file(tmp_path / "novu.key"), environ={}, base_dir=tmp_path)
 
 
 @pytest.mark.parametrize(

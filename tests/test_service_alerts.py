@@ -60,6 +60,10 @@ class World:
                 headers={"authorization": f"Bearer {TOKEN}"},
             )
 
+    async def get_text(self, path: str) -> str:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{self.running.url}{path}")).text
+
     def channel(self) -> dict[str, Any]:
         return self.daemon.status()["channels"][0]
 
@@ -107,8 +111,9 @@ async def test_a_firing_alert_fails_over_at_once_and_resolving_it_fails_back(
     world: Callable[..., Any],
 ) -> None:
     w: World = await world()
-    assert w.alert_signal()["state"] == "up"
-    assert w.alert_signal()["reason"] == "no matching alert firing"
+    # No Alertmanager API configured and no webhook yet: nothing says no alert fires.
+    assert w.alert_signal()["state"] == "unknown"
+    assert w.alert_signal()["reason"] == "no alert source heard since start"
 
     response = await w.post("/v1/alerts/alertmanager", alertmanager("v4-firing"))
     assert response.status_code == 200, response.text
@@ -150,9 +155,13 @@ async def test_a_grafana_alert_that_matches_nothing_changes_nothing(
     payload["alerts"][0]["labels"]["severity"] = "warning"
     response = await w.post("/v1/alerts/grafana", payload)
     assert response.json() == {"accepted": 1, "matched": []}
-    await asyncio.sleep(0.5)  # several ticks and probe rounds
+    # The first webhook is a source heard: the quiet signal is up (no alert of its fires).
     assert w.alert_signal()["state"] == "up"
+    assert "webhook: none firing" in w.alert_signal()["reason"]
+    await asyncio.sleep(0.5)  # several ticks and probe rounds
     assert w.simulation.set_primary_targets() == []
+    metrics = await w.get_text("/metrics")
+    assert 'novu_failover_alerts_unmatched_total{source="grafana"} 1.0' in metrics
 
 
 async def test_a_firing_alert_expires_when_its_ends_at_passes(

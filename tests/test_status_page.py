@@ -230,21 +230,38 @@ def test_the_timeline_draws_health_decisions_switches_and_spans() -> None:
     assert "failover sendgrid-main → ses-backup: ok" in events
 
 
-def test_readiness_and_failure_classes_are_shown_only_when_reported() -> None:
+def test_readiness_and_failure_classes_are_shown_as_the_status_api_reports_them() -> None:
+    """`readiness: {ready, reasons, notes}` per candidate and a signal's `last_failure`
+    class, in the shapes views.py gives them (docs/api.md)."""
     status = FakePlane().status()
-    dom = _render(status)
-    headers = [th.text() for th in _section(dom, "production/email").find_all("th")]
+    for candidate in status["channels"][0]["candidates"]:
+        candidate.pop("readiness", None)  # a daemon that does not report readiness
+    headers = [th.text() for th in _section(_render(status), "production/email").find_all("th")]
     assert "ready" not in headers
     reported = copy.deepcopy(status)
     candidate = reported["channels"][0]["candidates"][1]
-    candidate["ready"] = False
-    candidate["ready_reason"] = "canary failed: credentials"
-    reported["channels"][0]["candidates"][0]["signals"][0]["failure_class"] = "credentials"
+    candidate["readiness"] = {
+        "ready": False,
+        "reasons": ["canary failed 3m ago: credentials"],
+        "notes": [],
+    }
+    reported["channels"][0]["candidates"][0]["readiness"] = {
+        "ready": True,
+        "reasons": [],
+        "notes": ["canary delivered 2m ago"],
+    }
+    reported["channels"][0]["candidates"][0]["signals"][0]["last_failure"] = {
+        "at": status["now"] - 60,
+        "failure_class": "credentials",
+    }
     email = _section(_render(reported), "production/email")
     assert "ready" in [th.text() for th in email.find_all("th")]
     row = email.find("tr", data_integration="ses-backup")
     assert "not ready" in row.text()
-    assert "canary failed: credentials" in row.text()
+    assert "canary failed 3m ago: credentials" in row.text()
+    primary = email.find("tr", data_integration="sendgrid-main").text()
+    assert "ready" in primary
+    assert "not ready" not in primary
     assert "credentials" in email.find("tr", data_signal="statuspage").text()
 
 

@@ -32,12 +32,14 @@ _SHOWN = 40
 class AlertPayloadError(ValueError):
     """A webhook body that is not a payload of its source; `problems` are (field, message)."""
 
-    def __init__(self, source: AlertSource, problems: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, source: AlertSource, problems: list[tuple[str, str]], *, what: str = ""
+    ) -> None:
         self.source = source
         self.problems = problems
         shown = "; ".join(message for _, message in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(f"not a valid {source} webhook payload: {shown}{more}")
+        super().__init__(f"not a valid {what or source + ' webhook payload'}: {shown}{more}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,35 @@ def parse_alertmanager(payload: Any) -> tuple[Alert, ...]:
 def parse_grafana(payload: Any) -> tuple[Alert, ...]:
     """The alerts of a Grafana unified alerting webhook (version 1); AlertPayloadError else."""
     return _parse("grafana", payload)
+
+
+def parse_alertmanager_api(payload: Any) -> tuple[Alert, ...]:
+    """The alerts of an Alertmanager `GET /api/v2/alerts` answer (a list of gettableAlert)
+    that are active or not yet processed; suppressed ones (silenced, inhibited) are left
+    out. AlertPayloadError names every malformed item."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(payload, list):
+        problems.append(("body", f"the answer must be a JSON list, not {_kind(payload)}"))
+        raise AlertPayloadError("alertmanager", problems)
+    alerts: list[Alert] = []
+    for index, item in enumerate(payload):
+        where = f"[{index}]"
+        if not isinstance(item, dict):
+            problems.append((where, f"{where} must be an object, not {_kind(item)}"))
+            continue
+        status = item.get("status")
+        state = status.get("state") if isinstance(status, dict) else None
+        if state not in ("active", "unprocessed", "suppressed"):
+            got = "missing" if state is None else f"got {_show(state)}"
+            msg = f"{where}.status.state must be active, unprocessed or suppressed ({got})"
+            problems.append((f"{where}.status.state", msg))
+            continue
+        alert = _alert("alertmanager", {**item, "status": "firing"}, where, problems)
+        if alert is not None and state != "suppressed":
+            alerts.append(alert)
+    if problems:
+        raise AlertPayloadError("alertmanager", problems, what="Alertmanager API answer")
+    return tuple(alerts)
 
 
 def _parse(source: AlertSource, payload: Any) -> tuple[Alert, ...]:
@@ -213,3 +244,12 @@ def _kind(value: Any) -> str:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+DATASOURCE_ALERTNAMES = frozenset({"DatasourceNoData", "DatasourceError"})
+"""The `alertname` Grafana gives the alert of a rule whose query returned no data or
+failed (with the rule's own labels): it says the rule could not be judged."""
+
+
+def is_datasource_alert(alert: Alert) -> bool:
+    return alert.labels.get("alertname") in DATASOURCE_ALERTNAMES

@@ -8,6 +8,7 @@ run on the event loop thread, where the service keeps its state, never in a thre
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import re
@@ -27,6 +28,7 @@ from daemon.api.auth import actor, require_token
 from daemon.api.page import StatusPage, TimelineSource
 from daemon.api.requests import (
     CHANNEL_PATTERN,
+    MAX_PAUSE_SECONDS,
     AckBody,
     ApiError,
     FailoverBody,
@@ -38,6 +40,7 @@ from daemon.api.requests import (
 from daemon.clock import Clock, SystemClock
 from daemon.control import JSON, ControlError, ControlPlane
 from daemon.durations import format_duration, parse_duration
+from daemon.logs import scrub
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,21 @@ MAX_EVENTS_PAGE = 500
 MAX_EVENTS_OFFSET = 1_000_000
 _NO_STORE = {"cache-control": "no-store"}
 _CHANNEL_KEY = re.compile(CHANNEL_PATTERN)
+_LONGEST = f"a pause ends at most {format_duration(MAX_PAUSE_SECONDS)} from now"
+
+
+class _SafeJSONResponse(JSONResponse):
+    """JSON that always renders: every registered secret and URL password redacted (views
+    show what people typed, and a pasted key must not come back), non-finite numbers as
+    text, and text that cannot be UTF-8 (a lone surrogate) replaced rather than a 500."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(scrub(content), ensure_ascii=False, allow_nan=False)
+        return text.encode("utf-8", "replace")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, headers={**_NO_STORE, **(headers or {})})
+    return _SafeJSONResponse(body, status_code=status, headers={**_NO_STORE, **(headers or {})})
 
 
 def error_response(status: int, message: str, *, details: Any = None) -> Response:
@@ -132,7 +146,7 @@ class _Api:
     async def events(self, request: Request) -> Response:
         limit = query_int(request, "limit", default=50, low=1, high=MAX_EVENTS_PAGE)
         offset = query_int(request, "offset", default=0, low=0, high=MAX_EVENTS_OFFSET)
-        return json_response(self.plane.events(limit=limit, offset=offset))
+        return json_response(await self.plane.events(limit=limit, offset=offset))
 
     async def explain(self, request: Request) -> Response:
         key = f"{request.path_params['environment']}/{request.path_params['channel']}"
@@ -184,6 +198,10 @@ class _Api:
                 raise ApiError(422, f"for: {exc}") from exc
             if seconds <= 0:
                 raise ApiError(422, "for: a pause lasts longer than 0s")
+            if seconds > MAX_PAUSE_SECONDS:
+                raise ApiError(
+                    422, f"for: {_LONGEST}; leave out for and until to pause until resumed"
+                )
             return now + seconds
         if body.until is not None:
             if not math.isfinite(body.until):
@@ -191,6 +209,10 @@ class _Api:
             if body.until <= now:
                 ago = format_duration(now - body.until)
                 raise ApiError(422, f"until: {body.until:.0f} is in the past ({ago} ago)")
+            if body.until > now + MAX_PAUSE_SECONDS:
+                shown = f"{body.until:.0f}" if body.until < 1e12 else f"{body.until:g}"
+                msg = f"until: {shown} is too far ahead: {_LONGEST}"
+                raise ApiError(422, msg)
             return body.until
         return None
 

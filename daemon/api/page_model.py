@@ -287,7 +287,7 @@ def _candidate(candidate: JSON, *, now: float) -> CandidateRow:
         notes.append("inactive")
     if candidate.get("conditions"):
         notes.append(f"{candidate['conditions']} condition(s)")
-    ready, ready_reason = _readiness(candidate.get("ready"), candidate.get("ready_reason"))
+    ready, ready_reason = _readiness(candidate.get("readiness"))
     return CandidateRow(
         name=Text.of(candidate["integration"], NAME_CHARS),
         state=str(candidate.get("state", "unknown")),
@@ -302,21 +302,21 @@ def _candidate(candidate: JSON, *, now: float) -> CandidateRow:
     )
 
 
-def _readiness(value: Any, reason: Any) -> tuple[bool | None, Text | None]:
-    """Readiness as the status gives it: a bool (with `ready_reason`), or an object with
-    `ready`/`ok` and `reason`; absent when the daemon does not report readiness."""
-    if isinstance(value, dict):
-        flag = value.get("ready", value.get("ok"))
-        reason = value.get("reason", reason)
-        value = flag
-    if not isinstance(value, bool):
+def _readiness(readiness: Any) -> tuple[bool | None, Text | None]:
+    """Readiness as `/v1/status` gives it (`{"ready", "reasons", "notes"}`, docs/api.md):
+    ready or not with why; None while not evaluated (or from a daemon that has none)."""
+    if not isinstance(readiness, dict) or not isinstance(readiness.get("ready"), bool):
         return None, None
-    return value, Text.of(reason, REASON_CHARS) if reason else None
+    reasons = [str(r) for r in readiness.get("reasons") or []]
+    notes = [str(n) for n in readiness.get("notes") or []]
+    why = "; ".join(reasons if not readiness["ready"] else notes)
+    return readiness["ready"], Text.of(why, REASON_CHARS) if why else None
 
 
 def _signal(signal: JSON, *, now: float) -> SignalRow:
     last = signal.get("last") or {}
-    failure_class = signal.get("failure_class") or last.get("failure_class")
+    failed = signal.get("last_failure") or {}
+    failure_class = last.get("failure_class") or failed.get("failure_class")
     return SignalRow(
         name=Text.of(signal["signal"], NAME_CHARS),
         kind=str(signal.get("kind", "")),

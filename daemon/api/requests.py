@@ -15,10 +15,13 @@ from starlette.requests import ClientDisconnect, Request
 
 CHANNEL_PATTERN = r"^[A-Za-z0-9_.-]{1,64}/[A-Za-z0-9_.-]{1,32}$"
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _INTEGER = re.compile(r"-?[0-9]{1,11}")
-_IDENTIFIER = re.compile(r"[^\s\x00-\x1f\x7f]{1,200}")
+_IDENTIFIER = re.compile("[^\\s\x00-\x1f\x7f\ud800-\udfff]{1,200}")
 MAX_REASON = 500
+MAX_PAUSE_SECONDS = 366 * 86400.0
+"""A pause ends at most a year (366 days) from now; longer is "until resumed" (no end)."""
 
 
 class ApiError(Exception):
@@ -46,6 +49,9 @@ def _clean_text(value: str, *, name: str, limit: int) -> str:
         raise ValueError(msg)
     if _CONTROL_CHARS.search(text):
         msg = f"{name} must be one line without control characters"
+        raise ValueError(msg)
+    if _SURROGATE.search(text):
+        msg = f"{name} must be valid Unicode text (it holds a lone surrogate, like \\ud800)"
         raise ValueError(msg)
     return text
 
@@ -155,9 +161,45 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         msg = f"body is not valid JSON: {detail[:200]}"
         raise ApiError(400, msg) from exc
     if not isinstance(value, dict):
-        msg = f"body must be a JSON object, not {type(value).__name__}"
+        kind = _JSON_KINDS.get(type(value), type(value).__name__)
+        msg = f"body must be a JSON object, not {kind}"
         raise ApiError(422, msg)
+    where = _surrogate_at(value)
+    if where is not None:
+        msg = (
+            f"body is not valid Unicode: {where[:100]} holds a lone surrogate (like \\ud800); "
+            "send text as UTF-8"
+        )
+        raise ApiError(400, msg)
     return value
+
+
+_JSON_KINDS: dict[type, str] = {
+    list: "an array",
+    str: "a string",
+    type(None): "null",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+}
+
+
+def _surrogate_at(value: Any) -> str | None:
+    """The first place (`reason`, `key in body`) where JSON escapes made a lone surrogate,
+    which no UTF-8 file, log or answer can hold; None when there is none."""
+    stack: list[tuple[Any, str]] = [(value, "body")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return where
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    return f"a key in {where}"
+                stack.append((child, key if where == "body" else f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return None
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -175,8 +217,19 @@ def _describe(error: Any) -> dict[str, str]:
     if kind == "string_pattern_mismatch" and field == "channel":
         message = "channel must look like environment/channel, e.g. production/email"
         return {"field": field, "message": message}
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = _PLAIN.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+    if kind == "string_too_long":
+        message = f"must be at most {error.get('ctx', {}).get('max_length', '?')} characters"
     return {"field": field, "message": f"{field}: {message}"}
+
+
+_PLAIN = {
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be text (a JSON string)",
+    "bool_type": "must be true or false",
+}
 
 
 def validate_body(model: type[BodyT], data: dict[str, Any]) -> BodyT:

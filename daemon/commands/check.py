@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from daemon.commands.check_online import check_online
+from daemon.durations import format_duration
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
 from daemon.rules.summary import summarize
@@ -71,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         rules = load_rules(path)
     except RulesError as exc:
         errors.extend(str(problem) for problem in exc.errors)
+    except OSError as exc:  # load_rules' contract: RulesError or OSError, nothing else
+        errors.append(f"{path}: cannot read the rules file: {exc.strerror or exc}")
     if errors or settings is None:
         for error in errors:
             print(error, file=sys.stderr)
@@ -84,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
         base_dir=path.parent,
         force_dry_run=settings.dry_run,
     )
-    extra = [*unknown_variables(os.environ), *_settings_warnings(settings)]
+    extra = [
+        *unknown_variables(os.environ),
+        *_settings_warnings(settings),
+        *_alert_warnings(settings, rules),
+    ]
     print(_settings_line(settings))
     print(summary.render())
     if extra:
@@ -137,3 +144,30 @@ def _settings_warnings(settings: Settings) -> list[str]:
             "the control endpoints (pause, resume, ack, failover) are disabled"
         ]
     return []
+
+
+def _alert_warnings(settings: Settings, rules: Rules) -> list[str]:
+    """Alert signals that webhooks cannot reach: without a token both webhook routes
+    answer 403 (Grafana's too, unless it signs with the HMAC secret)."""
+    signals = sum(
+        1
+        for rule in rules.channels
+        for candidate in rule.candidates
+        for entry in candidate.signals
+        if entry.alert is not None
+    )
+    if not signals or settings.api_token is not None:
+        return []
+    routes = (
+        "the Alertmanager webhook is disabled (Grafana's signed webhook still works)"
+        if settings.grafana_hmac_secret is not None
+        else "the alert webhooks (Alertmanager, Grafana) are disabled: they answer 403"
+    )
+    if rules.alertmanagers is not None:
+        fallback = (
+            "alert signals learn only from the Alertmanager API, every "
+            f"{format_duration(rules.alertmanagers.interval)}"
+        )
+    else:
+        fallback = "alert signals will never hear of an alert (and stay unknown)"
+    return [f"{signals} alert signal(s) but no API token: {routes}; {fallback}"]

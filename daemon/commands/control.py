@@ -41,6 +41,7 @@ READ_TIMEOUT = 10.0
 FAILOVER_TIMEOUT = 60.0
 """A manual switch waits for the daemon's actuator (re-read, set-primary with retries, verify)."""
 _CHANNEL = re.compile(r"[A-Za-z0-9_.-]{1,64}/[A-Za-z0-9_.-]{1,32}")
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
 
 
 class UsageError(Exception):
@@ -72,8 +73,24 @@ def _duration(text: str) -> str:
     return text
 
 
+def _unicode(text: str, *, what: str) -> str:
+    """`text` if it is valid Unicode. A command-line argument that is not valid UTF-8
+    arrives with lone surrogates (PEP 383), which no JSON body, log or file can hold."""
+    if _UNDECODABLE.search(text):
+        msg = (
+            f"the {what} is not valid UTF-8 text; check the terminal's or the script's "
+            "encoding (LANG/LC_ALL)"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def _target(text: str) -> str:
+    return _unicode(text, what="target")
+
+
 def _reason(text: str) -> str:
-    cleaned = text.strip()
+    cleaned = _unicode(text, what="reason").strip()
     if not cleaned or len(cleaned) > 500:
         msg = "give a reason of 1 to 500 characters (it is shown in status and the audit trail)"
         raise argparse.ArgumentTypeError(msg)
@@ -143,7 +160,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument(
             "channel", type=_channel, metavar="CHANNEL", help="e.g. production/email"
         )
-        parser.add_argument("target", metavar="TARGET", help="the candidate integration identifier")
+        parser.add_argument(
+            "target", type=_target, metavar="TARGET", help="the candidate integration identifier"
+        )
         parser.add_argument(
             "--force", action="store_true", help="switch even if the target is not healthy"
         )
@@ -211,11 +230,15 @@ class DaemonClient:
             msg = f"--url {url!r} is not an http(s) URL, e.g. {DEFAULT_URL}"
             raise UsageError(msg)
         self.timeout = timeout
-        self.client = httpx.Client(
-            base_url=self.url,
-            timeout=timeout,
-            headers={"user-agent": f"novu-failover-cli/{__version__}", **headers},
-        )
+        try:
+            self.client = httpx.Client(
+                base_url=self.url,
+                timeout=timeout,
+                headers={"user-agent": f"novu-failover-cli/{__version__}", **headers},
+            )
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            msg = f"--url {url!r} is not a valid URL: {exc}"
+            raise UsageError(msg) from exc
 
     def __enter__(self) -> DaemonClient:
         return self
@@ -285,7 +308,7 @@ def _pause(args: argparse.Namespace, daemon: DaemonClient) -> None:
     scope = args.channel or "every channel"
     until, since = pause.get("until"), pause.get("since")
     end = "until resumed" if until is None else f"until {when(until)}"
-    if until is not None and since is not None:
+    if isinstance(until, int | float) and isinstance(since, int | float):
         end = f"for {format_duration(until - since)}, {end}"
     print(f"paused {scope} {end}: {pause.get('reason', args.reason)}")
 

@@ -6,6 +6,7 @@ so an older or newer daemon still prints something useful.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,21 +17,43 @@ from daemon.durations import format_duration
 JSON = dict[str, Any]
 
 
-def when(at: float | None) -> str:
-    """An absolute UTC time, to the second."""
+def _seconds(value: Any) -> float | None:
+    """`value` as finite epoch seconds, or None for no time or a value that is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def when(at: Any) -> str:
+    """An absolute UTC time, to the second; an absurd value is shown, never a crash."""
     if at is None:
         return "-"
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    seconds = _seconds(at)
+    invalid = f"{str(at)[:32]} (not a valid time)"
+    if seconds is None:
+        return invalid
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return invalid
 
 
-def ago(at: float | None, now: float) -> str:
+def ago(at: Any, now: float) -> str:
     """`3m ago` / `in 4m` relative to the daemon's `now`; `-` for no time."""
     if at is None:
         return "-"
-    delta = now - at
+    seconds = _seconds(at)
+    if seconds is None:
+        return "?"
+    delta = now - seconds
     if abs(delta) < 1:
         return "now"
     return f"{format_duration(delta)} ago" if delta > 0 else f"in {format_duration(-delta)}"
+
+
+def _now(payload: JSON) -> float:
+    return _seconds(payload.get("now")) or time.time()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = "") -> list[str]:
@@ -64,8 +87,9 @@ def _brake_text(brake: JSON | None, now: float) -> str:
     return text
 
 
-def _timer_text(until: float | None, now: float) -> str:
-    if until is None or until <= now:
+def _timer_text(until: Any, now: float) -> str:
+    seconds = _seconds(until)
+    if until is None or (seconds is not None and seconds <= now):
         return "-"
     return f"until {when(until)} ({ago(until, now)})"
 
@@ -136,11 +160,12 @@ def _switch_text(switch: JSON | None, now: float) -> str:
 
 def _uptime(status: JSON, now: float) -> str:
     started = status.get("started_at")
-    return "?" if started is None else format_duration(max(0.0, now - started))
+    seconds = _seconds(started)
+    return "?" if seconds is None else format_duration(max(0.0, now - seconds))
 
 
 def render_status(status: JSON) -> str:
-    now = float(status.get("now") or time.time())
+    now = _now(status)
     rules = status.get("rules") or {}
     lines = [
         f"novu-failover {status.get('version', '?')}, up {_uptime(status, now)}",
@@ -262,7 +287,7 @@ def _policy_text(policy: JSON) -> str:
 
 
 def render_explain(explain: JSON) -> str:
-    now = float(explain.get("now") or time.time())
+    now = _now(explain)
     lines = [f"{explain.get('channel')}: primary {_primary_text(explain)}", ""]
     decision = explain.get("decision")
     if decision:
@@ -324,7 +349,7 @@ def render_explain(explain: JSON) -> str:
     lines.append(f"  pause: {_pause_text(explain.get('pause'), now)}")
     lines.append(f"  brake: {_brake_text(explain.get('brake'), now)}")
     lines.append(f"  cooldown: {_timer_text(explain.get('cooldown_until'), now)}")
-    grace = timers.get("startup_grace_until")
+    grace = _seconds(timers.get("startup_grace_until"))
     if grace is not None and grace > now:
         lines.append(f"  startup grace: {_timer_text(grace, now)} (no automatic switch before)")
     if explain.get("in_flight"):

@@ -22,7 +22,7 @@ from string import Template
 
 from daemon.demo.timeline import LiveView, World, play, short
 from daemon.durations import format_duration
-from daemon.logs import configure_logging
+from daemon.logs import PROCESS_LOGGERS, configure_logging
 from daemon.service.server import Running, run_daemon
 from daemon.settings import load_settings
 from daemon.sim import NovuSimulator, serve_simulation
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2
-    configure_logging(fmt="text", level=args.log_level)
+    configure_logging(fmt="text", level=args.log_level, capture=PROCESS_LOGGERS)
     try:
         return asyncio.run(_demo(args))
     except KeyboardInterrupt:

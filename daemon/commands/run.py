@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from daemon.logs import configure_logging
+from daemon.logs import LIBRARY_LOGGERS, PROCESS_LOGGERS, configure_logging
 from daemon.service.server import run_daemon
 from daemon.settings import SettingsError, load_settings
 
@@ -40,5 +40,10 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    configure_logging(
+        fmt=settings.log_format,
+        level=settings.log_level,
+        capture=PROCESS_LOGGERS,
+        chatty=LIBRARY_LOGGERS,
+    )
     return asyncio.run(run_daemon(settings))

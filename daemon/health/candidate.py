@@ -39,8 +39,11 @@ def candidate_health(
     down = [s for s in given if s.state is Health.DOWN]
     up = [s for s in given if s.state is Health.UP and not s.passive]
     quiet = [s for s in given if s.state is Health.UP and s.passive]
-    rule = _rule_tag(down_when, down=len(down), counted=len(given) - len(quiet), quiet=len(quiet))
-    if _says_down(down_when, down=len(down), counted=len(given) - len(quiet)):
+    # A passive signal that does not fire abstains, quiet or not heard yet (unknown).
+    abstain = [s for s in given if s.passive and s.state is not Health.DOWN]
+    counted = len(given) - len(abstain)
+    rule = _rule_tag(down_when, down=len(down), counted=counted, abstain=abstain)
+    if _says_down(down_when, down=len(down), counted=counted):
         state = Health.DOWN
         body = "; ".join(f"{s.signal} {s.reason}" for s in down) + f" [{rule}]"
     elif up:
@@ -69,14 +72,20 @@ def _says_down(down_when: DownWhen, *, down: int, counted: int) -> bool:
     return down >= down_when.quorum
 
 
-def _rule_tag(down_when: DownWhen, *, down: int, counted: int, quiet: int) -> str:
+def _rule_tag(
+    down_when: DownWhen, *, down: int, counted: int, abstain: Sequence[SignalHealth]
+) -> str:
     """'any: 1/3 down', 'all: 2/2 down, 1 quiet passive ignored', 'quorum 2: 1/3 down'."""
+    total = counted + len(abstain)
     if isinstance(down_when, Quorum):
-        return f"quorum {down_when.quorum}: {down}/{counted + quiet} down"
+        return f"quorum {down_when.quorum}: {down}/{total} down"
     if down_when == "all":
+        quiet = sum(1 for s in abstain if s.state is Health.UP)
+        unheard = len(abstain) - quiet
         ignored = f", {quiet} quiet passive ignored" if quiet else ""
+        ignored += f", {unheard} unknown passive ignored" if unheard else ""
         return f"all: {down}/{counted} down{ignored}"
-    return f"any: {down}/{counted + quiet} down"
+    return f"any: {down}/{total} down"
 
 
 def _label(signal: SignalHealth) -> str:
@@ -97,12 +106,22 @@ def _up_body(
     down: Sequence[SignalHealth],
     rule: str,
 ) -> str:
-    """'2/3 signals up (http, statuspage), 1 unknown (novu_delivery)'."""
-    unknown = [s for s in given if s.state is Health.UNKNOWN]
-    parts = [f"{len(up)}/{len(given)} signals up ({_names(up)})"]
-    for group, label in ((down, "down"), (unknown, "unknown"), (quiet, "passive quiet")):
+    """'2/3 probes up (http, statuspage), 1 unknown (novu_delivery), alert quiet'.
+
+    Only probes (active signals) count as up; a quiet alert signal is named apart, never
+    as one more signal up."""
+    probes = [s for s in given if not s.passive]
+    unknown = [s for s in probes if s.state is Health.UNKNOWN]
+    unheard = [s for s in given if s.passive and s.state is Health.UNKNOWN]
+    noun = "probe" if len(probes) == 1 else "probes"
+    parts = [f"{len(up)}/{len(probes)} {noun} up ({_names(up)})"]
+    for group, label in ((down, "down"), (unknown, "unknown")):
         if group:
             parts.append(f"{len(group)} {label} ({_names(group)})")
+    if quiet:
+        parts.append(f"{_names(quiet)} quiet")
+    if unheard:
+        parts.append(f"{_names(unheard)} not heard yet")
     tail = f" [{rule}]" if down else ""
     return ", ".join(parts) + tail
 

@@ -18,6 +18,8 @@ from daemon.rules.model import FailureRate, SignalEntry
 
 PASSIVE_KINDS = frozenset({"alert"})
 NO_ALERT = "no matching alert firing"
+NO_SOURCE = "no alert source heard since start"
+UNDECIDED = "only alerts that cannot tell (datasource NoData/Error) firing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +54,13 @@ class SignalState:
 
 
 def new_signal_state(signal_id: str, entry: SignalEntry) -> SignalState:
-    """The starting state of a signal: `unknown`, except a passive one, which starts `up`.
+    """The starting state of a signal: `unknown`.
 
     Passive signals (alerts) are pushed by the alerting system, which already applied its own
     `for:` delay; each firing/resolved notification therefore moves them at once (fall = rise
-    = 1, whatever the defaults say) and they keep no failure rate.
+    = 1, whatever the defaults say) and they keep no failure rate. They stay `unknown` until
+    a source (a webhook, a read of the Alertmanager API) was heard: a restart must not read
+    "no alert heard yet" as "no alert fires".
     """
     spec = entry.spec
     if entry.kind in PASSIVE_KINDS:
@@ -67,8 +71,7 @@ def new_signal_state(signal_id: str, entry: SignalEntry) -> SignalState:
             rise=1,
             failure_rate=None,
             passive=True,
-            state=Health.UP,
-            reason=NO_ALERT,
+            reason=NO_SOURCE,
         )
     return SignalState(
         signal=signal_id,
@@ -94,7 +97,12 @@ def observe(state: SignalState, obs: Observation) -> SignalState:
         state = replace(state, last_ok_at=obs.at)
     obs = counted(obs, state.down_classes)
     recent = _in_window(state.failure_rate, state.recent, obs)
-    if obs.ok is None:
+    if obs.ok is None and state.passive:
+        # An alert that cannot tell (datasource NoData/Error): the signal does not know.
+        stepped = replace(state, last=obs, consecutive_ok=0, consecutive_fail=0)
+        if state.state is not Health.UNKNOWN:
+            stepped = replace(stepped, state=Health.UNKNOWN, since=obs.at)
+    elif obs.ok is None:
         stepped = replace(state, recent=recent, last=obs)
     else:
         stepped = replace(
@@ -199,6 +207,8 @@ def _explain(state: SignalState) -> str:
     last = last_seen(state.last)
     ok, fail = state.consecutive_ok, state.consecutive_fail
     if state.passive:
+        if state.state is Health.UNKNOWN:
+            return NO_SOURCE if state.last is None else f"{UNDECIDED}{last}"
         body = "matching alert firing" if state.state is Health.DOWN else NO_ALERT
         return f"{body}{last}"
     if state.state is Health.DOWN:

@@ -3,8 +3,10 @@
     rules.yaml:14 channels[0].candidates[1].signals[0].http.timeout: timeout (40s) must be
     shorter than interval (30s)
 
-Order of work: YAML (syntax, duplicate keys), `defaults` (so signals inherit validated
-timing), the schema, then the cross-field checks. All problems are gathered before raising.
+Order of work: size, YAML (syntax, limits, duplicate keys), `defaults` (so signals inherit
+validated timing), the schema, then the cross-field checks. All problems are gathered
+before raising. For any input at all, `load_rules` raises RulesError or OSError and nothing
+else (tests/test_rules_fuzz.py holds it to that).
 """
 
 from __future__ import annotations
@@ -17,20 +19,44 @@ from pydantic import TypeAdapter, ValidationError
 from daemon.rules.crosscheck import cross_check
 from daemon.rules.model import Defaults, Environment, Rules
 from daemon.rules.problems import RuleProblem, RulesError, findings_from_errors
-from daemon.rules.source import Finding, Locator, YamlSyntaxError, format_path, read_yaml
+from daemon.rules.source import (
+    Finding,
+    Locator,
+    YamlLimitError,
+    YamlSyntaxError,
+    format_path,
+    read_yaml,
+)
 
-__all__ = ["RuleProblem", "RulesError", "load_rules", "parse_rules"]
+__all__ = ["MAX_RULES_BYTES", "RuleProblem", "RulesError", "load_rules", "parse_rules"]
+
+MAX_RULES_BYTES = 1024 * 1024
+"""A rules file is a few kilobytes; a bigger one is refused before it is parsed."""
 
 
 def load_rules(path: Path) -> Rules:
-    """The rules in the file at `path`; relative `api_key_file`s resolve against its folder."""
+    """The rules in the file at `path`; relative `api_key_file`s resolve against its folder.
+
+    Blocking (it reads and parses): the running daemon calls it in a worker thread.
+    """
+    name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        problem = RuleProblem(str(path), None, "", f"cannot read the rules file: {reason}")
+        with path.open("rb") as file:
+            raw = file.read(MAX_RULES_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        problem = RuleProblem(name, None, "", f"cannot read the rules file: {reason}")
         raise RulesError([problem]) from exc
-    return parse_rules(text, filename=str(path), base_dir=path.parent)
+    if len(raw) > MAX_RULES_BYTES:
+        msg = f"the file is larger than {MAX_RULES_BYTES // 1024} KiB; rules files are small"
+        raise RulesError([RuleProblem(name, None, "", msg)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        msg = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        raise RulesError([RuleProblem(name, line, "", msg)]) from None
+    return parse_rules(text, filename=name, base_dir=path.parent)
 
 
 def parse_rules(text: str, *, filename: str, base_dir: Path | None = None) -> Rules:
@@ -38,10 +64,16 @@ def parse_rules(text: str, *, filename: str, base_dir: Path | None = None) -> Ru
 
     With `base_dir`, a relative `api_key_file` becomes `base_dir / api_key_file`.
     """
+    if len(text) > MAX_RULES_BYTES:
+        msg = f"the text is longer than {MAX_RULES_BYTES} characters; rules files are small"
+        raise RulesError([RuleProblem(filename, None, "", msg)])
     try:
         document = read_yaml(text)
     except YamlSyntaxError as exc:
         raise RulesError([RuleProblem(filename, exc.line, "", exc.message)]) from exc
+    except YamlLimitError as exc:
+        problems = _problems(exc.findings, filename=filename, locator=Locator(None))
+        raise RulesError(problems) from exc
     locator = Locator(document.root)
     data = document.data
     if document.root is None:

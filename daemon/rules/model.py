@@ -6,6 +6,7 @@ the validated defaults in the validation context, so every Signal carries concre
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from functools import cached_property
@@ -39,11 +40,35 @@ def to_seconds(value: Any) -> Any:
     if isinstance(value, bool):  # bool is an int; `timeout: yes` is a mistake, not 1s
         msg = "a duration is a string like 30s or 5m, not a boolean"
         raise ValueError(msg)  # noqa: TRY004 - pydantic wants ValueError to report it
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"a duration must be finite; got {value}"
+        raise ValueError(msg)
     return value
 
 
-Duration = Annotated[float, BeforeValidator(to_seconds), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(to_seconds), Field(gt=0)]
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+
+# Every duration is finite and bounded (docs/rules.md, "Limits"): a value beyond these is a
+# typo or a wish to switch the feature off, and an infinite one would stop a job silently.
+Interval = Annotated[
+    float, BeforeValidator(to_seconds), Field(ge=0.01, le=DAY, allow_inf_nan=False)
+]
+Timeout = Annotated[
+    float, BeforeValidator(to_seconds), Field(gt=0, le=10 * MINUTE, allow_inf_nan=False)
+]
+Window = Annotated[float, BeforeValidator(to_seconds), Field(gt=0, le=DAY, allow_inf_nan=False)]
+Delay = Annotated[float, BeforeValidator(to_seconds), Field(ge=0, le=DAY, allow_inf_nan=False)]
+"""A wait before acting (confirm, startup_grace): 0 means none."""
+Spacing = Annotated[
+    float, BeforeValidator(to_seconds), Field(ge=0, le=7 * DAY, allow_inf_nan=False)
+]
+"""Time between switches (cooldown): 0 means none."""
+Period = Annotated[float, BeforeValidator(to_seconds), Field(gt=0, le=7 * DAY, allow_inf_nan=False)]
+"""A policy period (brake window, failback wait)."""
+Count = Annotated[int, Field(ge=1, le=100, strict=True)]
+"""fall, rise, quorum: small whole numbers (`true` is not 1, nor `2.0` 2)."""
+Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+StatusCode = Annotated[int, Field(ge=100, le=599, strict=True)]
 
 
 class Strict(BaseModel):
@@ -51,10 +76,10 @@ class Strict(BaseModel):
 
 
 class Defaults(Strict):
-    interval: PositiveDuration = 30.0
-    timeout: PositiveDuration = 5.0
-    fall: int = Field(default=3, ge=1)
-    rise: int = Field(default=2, ge=1)
+    interval: Interval = 30.0
+    timeout: Timeout = 5.0
+    fall: Count = 3
+    rise: Count = 2
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> Defaults:
@@ -67,17 +92,17 @@ class Defaults(Strict):
 class FailureRate(Strict):
     """Down when more than `max` of the observations in `window` failed (with `min_samples`)."""
 
-    window: PositiveDuration
-    min_samples: int = Field(default=10, ge=1)
-    max: float = Field(gt=0, le=1)
+    window: Window
+    min_samples: int = Field(default=10, ge=1, le=10_000, strict=True)
+    max: Rate
 
 
 class SignalBase(Strict):
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    interval: PositiveDuration
-    timeout: PositiveDuration
-    fall: int = Field(ge=1)
-    rise: int = Field(ge=1)
+    interval: Interval
+    timeout: Timeout
+    fall: Count
+    rise: Count
     failure_rate: FailureRate | None = None
     down_classes: list[FailureClass] = Field(
         default_factory=lambda: [c for c in FAILURE_CLASSES if c in DEFAULT_DOWN_CLASSES]
@@ -103,15 +128,30 @@ class SignalBase(Strict):
         return self
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}")
+
+
 class HttpSignal(SignalBase):
     """Healthy when the status is in `expect`, latency under `max_latency`, body has text."""
 
     url: str = Field(pattern=r"^https?://")
     method: Literal["GET", "HEAD", "POST"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
-    expect: list[int] = Field(default_factory=lambda: [200], min_length=1)
-    max_latency: PositiveDuration | None = None
+    expect: list[StatusCode] = Field(default_factory=lambda: [200], min_length=1, max_length=50)
+    max_latency: Timeout | None = None
     body_contains: str | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if _HEADER_NAME.fullmatch(name) is None:
+                msg = f"header name {name[:60]!r} must be letters, digits and -_ (no spaces)"
+                raise ValueError(msg)
+            if "\n" in text or "\r" in text:
+                msg = f"the value of header {name!r} must be one line"
+                raise ValueError(msg)
+        return value
 
 
 StatuspageStatus = Literal[
@@ -141,9 +181,9 @@ class StatuspageSignal(SignalBase):
 class NovuDeliverySignal(SignalBase):
     """The candidate's real failure rate among Novu's recent messages of its provider."""
 
-    window: PositiveDuration = 300.0
-    min_messages: int = Field(default=20, ge=1)
-    max_failure_rate: float = Field(default=0.2, gt=0, le=1)
+    window: Window = 300.0
+    min_messages: int = Field(default=20, ge=1, le=10_000, strict=True)
+    max_failure_rate: Rate = 0.2
     provider_id: str | None = None
     """Novu's providerId to count (e.g. `sendgrid`); defaults to the integration's own."""
 
@@ -151,7 +191,7 @@ class NovuDeliverySignal(SignalBase):
 class PrometheusSignal(SignalBase):
     url: str = Field(pattern=r"^https?://")
     query: str = Field(min_length=1)
-    threshold: float
+    threshold: float = Field(allow_inf_nan=False)
     unhealthy_when: Literal["above", "below"] = "above"
     on_empty: Literal["up", "down", "unknown"] = "unknown"
 
@@ -176,10 +216,17 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
     return name, op, value
 
 
+DatasourceAlerts = Literal["unknown", "down", "ignore"]
+"""What a Grafana `DatasourceNoData` / `DatasourceError` alert means for an alert signal."""
+
+
 class AlertSignal(SignalBase):
     """Passive: Alertmanager/Grafana alerts whose labels match all `matchers` mean down."""
 
     matchers: list[str] = Field(min_length=1)
+    datasource_alerts: DatasourceAlerts = "unknown"
+    """Grafana's NoData/Error alerts say the query could not be judged, not that the
+    provider is down: by default they make the signal `unknown`."""
 
     @field_validator("matchers")
     @classmethod
@@ -201,9 +248,9 @@ class CanarySignal(SignalBase):
     subscriber_id: str = Field(min_length=1)
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()-]{3,}$")
-    deadline: PositiveDuration = 120.0
+    deadline: Window = 120.0
     """How long to wait for the message to reach `sent` or `error` in Novu."""
-    poll: PositiveDuration = 2.0
+    poll: Timeout = 2.0
     """How often to read the message while waiting."""
     daily_budget: int = Field(default=100, ge=1)
     """At most this many canaries in any 24h (each is a real message)."""
@@ -303,25 +350,26 @@ class Candidate(Strict):
 
 
 class Quorum(Strict):
-    quorum: int = Field(ge=1)
+    quorum: Count
 
 
 class Brake(Strict):
-    max: int = Field(default=3, ge=1)
-    per: PositiveDuration = 3600.0
+    max: int = Field(default=3, ge=1, le=1000, strict=True)
+    """Up to 1000: a test bench (or a very busy channel) may want the brake out of reach."""
+    per: Period = 3600.0
 
 
 class Failback(Strict):
-    after: PositiveDuration
+    after: Period
 
 
 class Policy(Strict):
     down_when: Literal["any", "all"] | Quorum = "any"
-    confirm: Duration = 0.0
-    cooldown: Duration = 600.0
+    confirm: Delay = 0.0
+    cooldown: Spacing = 600.0
     brake: Brake = Field(default_factory=Brake)
     failback: Literal["off"] | Failback = "off"
-    startup_grace: Duration = 0.0
+    startup_grace: Delay = 0.0
     dry_run: bool = False
     allow_erase_conditions: bool = False
     """set-primary erases the target's conditions; refuse such a target unless this is true."""
@@ -374,6 +422,38 @@ class FailurePattern(Strict):
             msg = f"{value!r} is not a regular expression: {exc}"
             raise ValueError(msg) from exc
         return value
+class AlertmanagerServer(Strict):
+    """One Alertmanager whose API (`GET /api/v2/alerts`) the daemon reads."""
+
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Sent with each request; values may hold `${ENV}` placeholders (e.g. a bearer token)."""
+
+
+class Alertmanagers(Strict):
+    """The Alertmanagers (one, or each member of an HA pair) that are the alert signals'
+    source of truth, read at start-up and every `interval`."""
+
+    servers: list[AlertmanagerServer] = Field(min_length=1)
+    interval: Interval = 30.0
+    timeout: Timeout = 5.0
+
+    @field_validator("servers")
+    @classmethod
+    def _each_once(cls, servers: list[AlertmanagerServer]) -> list[AlertmanagerServer]:
+        urls = [server.url.rstrip("/") for server in servers]
+        twice = sorted({url for url in urls if urls.count(url) > 1})
+        if twice:
+            msg = f"each Alertmanager is listed once; listed twice: {', '.join(twice)}"
+            raise ValueError(msg)
+        return servers
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> Alertmanagers:
+        if self.timeout >= self.interval:
+            msg = f"timeout ({self.timeout:g}s) must be less than the interval ({self.interval:g}s)"
+            raise ValueError(msg)
+        return self
 
 
 class Rules(Strict):
@@ -382,6 +462,7 @@ class Rules(Strict):
     channels: list[ChannelRule] = Field(min_length=1)
     failure_classes: list[FailurePattern] = Field(default_factory=list)
     """User patterns for failure classes (docs/signals.md)."""
+    alertmanagers: Alertmanagers | None = None
 
     def channel(self, key: ChannelKey) -> ChannelRule | None:
         return next((c for c in self.channels if c.key == key), None)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
 from daemon.durations import format_duration
+from daemon.redaction import hide_url_credentials
 from daemon.rules.model import ChannelRule, Rules, to_seconds
 from daemon.rules.source import Finding, Part, Parts
 
@@ -97,6 +98,8 @@ def _finding(error: Mapping[str, Any], where: _Where) -> Finding:
         return Finding(where.parts, _unknown_key(str(name), where.model))
     if where.is_key:
         return Finding(where.parts, f"keys here must be text; got {_show(value)}")
+    if kind == "invalid_key":
+        return Finding(where.parts[:-1], f"keys here must be text; got {_show(value)}")
     message = _message(kind, str(error["msg"]), where, value, error.get("ctx"))
     hide = "headers" in where.parts  # header values may carry credentials
     if not hide and value is not _MISSING and kind not in _SELF_DESCRIBED:
@@ -126,7 +129,12 @@ def _message(kind: str, raw: str, where: _Where, value: Any, ctx: Mapping[str, A
         return _EMPTY_MESSAGES.get(str(name), "must not be empty")
     if kind in ("float_type", "float_parsing") and _is_duration(where.field):
         return "must be a duration like 30s, 5m or 1h"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind == "too_long":
+        bound = (ctx or {}).get("max_length", "?")
+        return f"must have at most {bound} items"
+    if kind in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
         return "must be a whole number"
     if kind in ("float_type", "float_parsing"):
         return "must be a number"
@@ -296,5 +304,7 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return repr(value if len(value) <= 60 else value[:57] + "...")
-    return str(value)
+        shown = hide_url_credentials(value)
+        return repr(shown if len(shown) <= 60 else shown[:57] + "...")
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -4,6 +4,12 @@ PyYAML keeps only the last of two equal keys without a word, and YAML 1.1 reads 
 `no` and `on` as booleans (`failback: off` would arrive as False). The rules loader reads
 YAML 1.2 style instead: only true/false are booleans, dates stay strings, and a duplicate
 key is reported where it stands.
+
+Every document is bounded before a value is built from it (docs/rules.md, "Limits"): at
+most MAX_DEPTH levels of nesting (aliases expanded), MAX_NODES values, scalars of at most
+MAX_SCALAR characters, and no control characters or lone surrogates in any of them. So
+nothing later (the constructor, pydantic, the checks) can recurse too deep or grow without
+bound, and a bad file is a located error, never a RecursionError.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 Part = str | int
 Parts = tuple[Part, ...]
@@ -23,30 +31,56 @@ _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# C0 controls but tab, newline and carriage return; DEL; lone UTF-16 surrogates.
+_BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+MAX_DEPTH = 32
+"""Levels of nesting, aliases expanded; a rules file needs about ten."""
+MAX_NODES = 100_000
+"""Values in the document, aliases expanded (stops alias bombs)."""
+MAX_SCALAR = 8192
+"""Characters in one scalar (a key or a value)."""
+
+
+class _DepthError(ComposerError):
+    """Raised while composing, before the nesting can exhaust Python's stack."""
 
 
 class _RulesLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (true/false only) and no implicit dates."""
+    """SafeLoader with YAML 1.2 booleans (true/false only), no implicit dates, and a bound
+    on nesting depth enforced while composing."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                msg = f"nested deeper than {MAX_DEPTH} levels"
+                raise _DepthError(None, None, msg, mark)
+            node: Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        try:
+            value: int = super().construct_yaml_int(node)
+        except ValueError as exc:  # more digits than Python converts (sys.int_info)
+            msg = f"the number {node.value[:20]}... has too many digits"
+            raise yaml.constructor.ConstructorError(None, None, msg, node.start_mark) from exc
+        return value
 
 
-# libyaml's parser when PyYAML has it: a 1,000-channel rules file took ~5 s with the
-# pure-Python one, at start-up and on every reload. A file it refuses is read again by the
-# pure-Python parser, whose messages the rest of the daemon (and its tests) word errors by.
-_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _FastRulesLoader(_FastLoader):  # type: ignore[valid-type,misc]
-    """`_RulesLoader`'s rules on libyaml's parser."""
-
-
-for _loader in (_RulesLoader, _FastRulesLoader):
-    _loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    _loader.add_implicit_resolver(
-        _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
+_RulesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RulesLoader.add_constructor("tag:yaml.org,2002:int", _RulesLoader.construct_yaml_int)
+_RulesLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +101,14 @@ class YamlSyntaxError(Exception):
         self.line = line
 
 
+class YamlLimitError(Exception):
+    """Well-formed YAML with values no rules file holds: each one located."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__("; ".join(finding.message for finding in findings))
+        self.findings = findings
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     data: Any
@@ -75,18 +117,22 @@ class Document:
 
 
 def read_yaml(text: str) -> Document:
-    """Compose and construct one YAML document; raises YamlSyntaxError with its line."""
-    if _FastLoader is not yaml.SafeLoader:
-        try:
-            return _read(_FastRulesLoader(text))
-        except YamlSyntaxError:
-            pass  # worded by the pure-Python parser below
-    return _read(_RulesLoader(text))
+    """Compose, bound and construct one YAML document.
 
-
-def _read(loader: yaml.SafeLoader) -> Document:
+    Raises YamlSyntaxError (with its line) for text that is not YAML, and YamlLimitError
+    for YAML whose values are out of bounds (see the module's doc).
+    """
+    try:
+        loader = _RulesLoader(text)  # checks every character is allowed in YAML
+    except ReaderError as exc:
+        raise YamlSyntaxError(_reader_message(exc), line=_line_at(text, exc.position)) from exc
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _check_size(root)
+            limits = list(_scalar_limits(root))
+            if limits:
+                raise YamlLimitError(limits)
         duplicates = tuple(_duplicate_keys(root)) if root is not None else ()
         # Construction flattens `<<` merges into the nodes, after the duplicate scan.
         data = loader.construct_document(root) if root is not None else None
@@ -97,6 +143,108 @@ def _read(loader: yaml.SafeLoader) -> Document:
     finally:
         loader.dispose()
     return Document(data=data, root=root, duplicates=duplicates)
+
+
+def _reader_message(exc: ReaderError) -> str:
+    character = exc.character
+    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
+    name = "a NUL byte" if code == 0 else f"the character U+{code:04X}"
+    return f"the file contains {name}, which YAML does not allow (write it as an escape)"
+
+
+def _line_at(text: str, position: int) -> int:
+    return text.count("\n", 0, max(position, 0)) + 1
+
+
+def _check_size(root: Node) -> None:
+    """MAX_DEPTH and MAX_NODES over the node graph with aliases expanded, without expanding
+    it: each node is measured once (depth and size of what it expands to)."""
+    measured: dict[int, tuple[int, int]] = {}  # id -> (depth, size)
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in measured:
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in open_nodes:
+                continue
+            open_nodes.add(key)
+            stack.append((node, True))
+            for child in children:
+                if id(child) in open_nodes:
+                    msg = "an alias refers to a value that contains it (a cycle)"
+                    raise _limit(child, msg)
+                if id(child) not in measured:
+                    stack.append((child, False))
+            continue
+        open_nodes.discard(key)
+        depth = 1 + max((measured[id(c)][0] for c in children), default=0)
+        size = 1 + sum(measured[id(c)][1] for c in children)
+        if depth > MAX_DEPTH:
+            raise _limit(node, f"nested deeper than {MAX_DEPTH} levels (aliases expanded)")
+        if size > MAX_NODES:
+            raise _limit(node, f"more than {MAX_NODES} values (aliases expanded)")
+        measured[key] = (depth, size)
+
+
+def _limit(node: Node, message: str) -> yaml.MarkedYAMLError:
+    return _DepthError(None, None, message, node.start_mark)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _scalar_limits(root: Node) -> Iterator[Finding]:
+    """Scalars too long or holding a character no rules value may hold, each located."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[Node, Parts]] = [(root, ())]
+    while stack:
+        node, parts = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, ScalarNode):
+            yield from _scalar_problems(node, parts, what="value")
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, (*parts, index)) for index, item in enumerate(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                key_ok = True
+                if isinstance(key, ScalarNode) and id(key) not in seen_nodes:
+                    seen_nodes.add(id(key))
+                    problems = list(_scalar_problems(key, parts, what="key"))
+                    key_ok = not problems
+                    yield from problems
+                name = key.value if isinstance(key, ScalarNode) and key_ok else "?"
+                stack.append((value, (*parts, name)))
+                if not isinstance(key, ScalarNode):
+                    stack.append((key, parts))
+
+
+def _scalar_problems(node: ScalarNode, parts: Parts, *, what: str) -> Iterator[Finding]:
+    text: str = node.value
+    line = node.start_mark.line + 1
+    if len(text) > MAX_SCALAR:
+        msg = f"a {what} of {len(text)} characters; at most {MAX_SCALAR} are allowed"
+        yield Finding(parts, msg, line)
+        return
+    bad = _BAD_CHAR.search(text)
+    if bad is not None:
+        code = ord(bad.group())
+        kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+        msg = (
+            f"the {what} holds {kind} (U+{code:04X}) at character {bad.start() + 1}; "
+            "rules values must be valid Unicode text"
+        )
+        yield Finding(parts, msg, line)
 
 
 def format_path(parts: Parts) -> str:
@@ -181,7 +329,8 @@ def _mark_line(exc: yaml.MarkedYAMLError) -> int | None:
 def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or "invalid YAML"
     # A constructor error is well-formed YAML the safe loader refuses (e.g. a python/ tag).
-    kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
+    refused = (yaml.constructor.ConstructorError, _DepthError)
+    kind = "YAML" if isinstance(exc, refused) else "YAML syntax"
     message = f"{kind}: {problem}"
     if exc.context and exc.context_mark is not None and exc.problem_mark is not None:
         if exc.context_mark.line != exc.problem_mark.line:

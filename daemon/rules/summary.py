@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.durations import format_duration
+from daemon.redaction import hide_url_credentials
 from daemon.rules.model import (
     CanarySignal,
     ChannelRule,
@@ -100,7 +101,8 @@ def summarize(
     environments = []
     for name, env in rules.environments.items():
         source = f"from ${env.api_key_env}" if env.api_key_env else f"from file {env.api_key_file}"
-        environments.append(EnvironmentSummary(name, env.api_url, source))
+        api_url = hide_url_credentials(env.api_url)
+        environments.append(EnvironmentSummary(name, api_url, source))
         try:
             resolve_api_key(env, environ=environ, base_dir=base_dir)
         except SecretError as exc:

@@ -1,7 +1,8 @@
-"""Alert webhooks into alert signals: the alert book, and the owners whose signals moved.
+"""Alerts into alert signals: the alert book, and the owners whose signals moved.
 
-Alert state lives in memory only: after a restart alert signals start quiet and learn again
-from the next notification.
+Two sources feed the book: webhooks (`receive`, the fast path) and reads of the Alertmanager
+API (`reconcile`, the source of truth; see service/alert_sync.py). Alert state lives in
+memory only: after a restart alert signals are unknown until one of them is heard.
 """
 
 from __future__ import annotations
@@ -9,7 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from daemon.alerts import Alert, SignalUpdate, build_book, expire, receive
+from daemon.alerts import (
+    Alert,
+    SignalUpdate,
+    build_book,
+    expire,
+    first_contact,
+    receive,
+    reconcile,
+    unmatched,
+)
 from daemon.clock import Clock
 from daemon.control import JSON
 from daemon.logs import log_event
@@ -20,6 +30,8 @@ from daemon.service.owner import ChannelOwner
 from daemon.service.publish import probe_result
 
 log = logging.getLogger("novu_failover.daemon")
+
+MAX_UNMATCHED_SHOWN = 5
 
 
 class AlertFeed:
@@ -43,10 +55,16 @@ class AlertFeed:
         self._book = build_book(rules, self._book)
 
     def receive(self, alerts: Sequence[Alert]) -> JSON:
-        """Apply one webhook's alerts; evaluate the channels they moved, each in its own task."""
-        self._book, updates = receive(self._book, alerts, now=self._clock.now())
-        for key in self._apply(updates):
+        """Apply one webhook's alerts; evaluate the channels they moved, each in its own task.
+        The first source heard since start also moves every alert signal out of `unknown`."""
+        now = self._clock.now()
+        self._book, first = first_contact(self._book, now=now, via="webhook")
+        self._book, updates = receive(self._book, alerts, now=now)
+        for key in self._apply([*first, *updates]):
             self._owners[key].kick()
+        lost = unmatched(self._book, alerts)
+        if lost:
+            self._report_unmatched(lost)
         return {
             "accepted": len(alerts),
             "matched": [
@@ -60,11 +78,36 @@ class AlertFeed:
             ],
         }
 
+    def reconcile(self, active: Sequence[Alert], as_of: float) -> None:
+        """Make the book agree with Alertmanager's active alerts (read by a request sent at
+        `as_of`); evaluate the channels whose signals moved."""
+        self._book, updates = reconcile(self._book, active, as_of=as_of, now=self._clock.now())
+        for key in self._apply(updates):
+            self._owners[key].kick()
+
     def expire(self) -> None:
         """Drop firing alerts whose `endsAt` passed (a resolve that never came)."""
         self._book, updates = expire(self._book, now=self._clock.now())
         for key in self._apply(updates):
             self._owners[key].kick()
+
+    def _report_unmatched(self, alerts: Sequence[Alert]) -> None:
+        """Count them and say so at DEBUG: an alert for no signal is often a label typo."""
+        for alert in alerts:
+            self._metrics.alert_unmatched(alert.source)
+        if log.isEnabledFor(logging.DEBUG):
+            names = sorted({alert.name for alert in alerts})
+            shown = ", ".join(names[:MAX_UNMATCHED_SHOWN])
+            extra = len(names) - MAX_UNMATCHED_SHOWN
+            more = f" and {extra} more" if extra > 0 else ""
+            log_event(
+                log,
+                logging.DEBUG,
+                "alert",
+                f"{len(alerts)} alert(s) matched no alert signal: {shown}{more}",
+                unmatched=len(alerts),
+                alertnames=names[:MAX_UNMATCHED_SHOWN],
+            )
 
     def _apply(self, updates: Sequence[SignalUpdate]) -> list[ChannelKey]:
         """Feed each update's observation to its signal; the channels whose signals moved."""

@@ -6,6 +6,7 @@ so the trail answers "who did what, when" for every change of a channel.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from uuid import uuid4
@@ -37,8 +38,9 @@ class DaemonControl:
     def status(self) -> JSON:
         return self._daemon.status()
 
-    def events(self, *, limit: int, offset: int) -> JSON:
-        return self._daemon.events(limit=limit, offset=offset)
+    async def events(self, *, limit: int, offset: int) -> JSON:
+        # a page deep in a large trail reads files: off the event loop
+        return await asyncio.to_thread(self._daemon.events, limit=limit, offset=offset)
 
     def explain(self, channel: str) -> JSON:
         return self._daemon.explain(channel)

@@ -27,6 +27,7 @@ from daemon.policy import retention
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
 from daemon.service.alert_feed import AlertFeed
+from daemon.service.alert_sync import AlertSync
 from daemon.service.assembly import Assembly, assemble
 from daemon.service.context import ActionGate, OpenGate, OwnerContext
 from daemon.service.durable import DurableState
@@ -88,6 +89,9 @@ class Daemon:
         self.state = DurableState(store, metrics=metrics)
         self._owners: dict[ChannelKey, ChannelOwner] = {}
         self._alerts = AlertFeed(rules, owners=self._owners, metrics=metrics, clock=clock)
+        self._alert_sync = AlertSync(
+            http=http, clock=clock, apply=self._alerts.reconcile, metrics=metrics, environ=environ
+        )
         runtimes = build_runtimes(rules)
         assembly = self._assemble(rules, runtimes)  # raises SecretError before anything runs
         self._context = OwnerContext(
@@ -146,6 +150,11 @@ class Daemon:
         self._context.clients = assembly.clients
         self._context.actuator = self._actuator(assembly)
         self._reached = {name: self._reached.get(name) for name in assembly.rules.environments}
+        self._alert_sync.configure(assembly.rules)
+        for rule in assembly.rules.channels:
+            self._metrics.channel_loaded(
+                rule.environment, rule.channel, [c.integration for c in rule.candidates]
+            )
 
     def _view_of(self, key: ChannelKey) -> ChannelView | None:
         owner = self._owners.get(key)
@@ -193,6 +202,7 @@ class Daemon:
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Start the jobs and read Novu once (settling interrupted actions that landed)."""
+        await self._alert_sync.run_once()  # learn what fires before the first decision
         self._jobs.start()
         self._jobs.every("heartbeat", HEARTBEAT_SECONDS, self._beat)
         self._jobs.every("watch-rules", self._settings.reload_poll, self._watch_rules)
@@ -216,6 +226,9 @@ class Daemon:
             )
         interval = self.rules.defaults.interval
         self._jobs.every("reconcile", interval, self.reconcile, jitter=min(interval * 0.1, 2.0))
+        sync_interval = self._alert_sync.interval
+        if sync_interval is not None:  # "reconcile-..." is a routine job: a reload redoes it
+            self._jobs.every("reconcile-alerts", sync_interval, self._alert_sync.run)
         # Timers (confirm, cooldown, failback delay, pause expiry, settlement) end between
         # probes: a cheap tick makes them act on time, not on the next probe.
         self._jobs.every("tick", TICK_SECONDS, self._tick)
@@ -306,6 +319,9 @@ class Daemon:
                 self._adopt(loaded.rules)
             except SecretError as exc:
                 error = str(exc)
+            except Exception as exc:  # any failure keeps the last good rules, and says so
+                log.exception("rules reload (%s) failed installing the new rules", trigger)
+                error = f"cannot install the new rules: unexpected {type(exc).__name__}"
         self._rules_error = error
         self._metrics.config_reload(error is None, now=now)
         if error is None:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.rules.loader import RulesError, load_rules
+from daemon.rules.loader import MAX_RULES_BYTES, RulesError, load_rules
 from daemon.rules.model import Rules
 
 log = logging.getLogger("novu_failover.reload")
@@ -32,7 +32,8 @@ class Loaded:
 def fingerprint(path: Path) -> str | None:
     """Content hash of the rules file; follows symlinks, so a ConfigMap swap is seen."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as file:  # load_rules refuses a bigger file: hash only its head
+            return hashlib.sha256(file.read(MAX_RULES_BYTES + 1)).hexdigest()
     except OSError:
         return None
 

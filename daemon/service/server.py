@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ from pathlib import Path
 import httpx
 import uvicorn
 from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from daemon import __version__
 from daemon.api import create_app
-from daemon.api.alerts import alert_routes
+from daemon.api.alerts import GrafanaSigning, alert_routes
+from daemon.api.auth import GRAFANA_SIGNATURE_HEADER
 from daemon.clock import Clock, SystemClock
-from daemon.logs import log_event
+from daemon.logs import log_event, register_secret
 from daemon.metrics import Metrics
 from daemon.rules.loader import RulesError, load_rules
 from daemon.rules.model import Rules
@@ -44,6 +47,24 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+def _register_token(settings: Settings) -> None:
+    """The API token is a secret the redactor must know: pasted anywhere, it shows as ***."""
+    if settings.api_token is not None:
+        register_secret(settings.api_token.get_secret_value())
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """A listening TCP socket on host:port, or None after printing one line saying why not
+    (the port is taken, the host does not resolve)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]
+        print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        return None
 
 
 @dataclass
@@ -80,6 +101,28 @@ def _load(settings: Settings, rules_path: Path) -> tuple[Rules, StateStore] | No
     return rules, store
 
 
+def _webhooks(
+    daemon: Daemon, *, settings: Settings, metrics: Metrics, clock: Clock
+) -> list[Route]:
+    """The alert webhook routes: a bearer token, or Grafana's HMAC signature when set."""
+    signing = None
+    if settings.grafana_hmac_secret is not None:
+        register_secret(settings.grafana_hmac_secret.get_secret_value())
+        signing = GrafanaSigning(
+            settings.grafana_hmac_secret,
+            timestamp_header=settings.grafana_hmac_timestamp_header.strip() or None,
+            max_age=settings.grafana_hmac_max_age,
+            header=settings.grafana_hmac_header.strip() or GRAFANA_SIGNATURE_HEADER,
+        )
+    return alert_routes(
+        daemon.receive_alerts,
+        api_token=settings.api_token,
+        count=metrics.alert_received,
+        grafana_signing=signing,
+        clock=clock.now,
+    )
+
+
 async def run_daemon(
     settings: Settings,
     *,
@@ -92,6 +135,7 @@ async def run_daemon(
     """Run until SIGTERM/SIGINT (or `stop` is set). Returns the process exit code."""
     environ = os.environ if environ is None else environ
     clock = clock or SystemClock()
+    _register_token(settings)
     stop = stop or asyncio.Event()
     rules_path = Path(settings.rules)
     loaded = _load(settings, rules_path)
@@ -124,9 +168,7 @@ async def run_daemon(
             return 2
         metrics.rules_loaded(now=clock.now())
         control = DaemonControl(daemon)
-        webhooks = alert_routes(
-            daemon.receive_alerts, api_token=settings.api_token, count=metrics.alert_received
-        )
+        webhooks = _webhooks(daemon, settings=settings, metrics=metrics, clock=clock)
         app = create_app(
             control,
             registry=registry,
@@ -143,7 +185,10 @@ async def run_daemon(
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGHUP, daemon.request_reload, "SIGHUP")
-        serving = asyncio.create_task(server.serve())
+        listener = _listen(host, port)  # bound here: uvicorn's bind error is a traceback
+        if listener is None:
+            return 2
+        serving = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
             if serving.done():
                 print(f"cannot listen on {host}:{port}", file=sys.stderr)

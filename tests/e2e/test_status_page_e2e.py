@@ -128,6 +128,9 @@ async def test_a_person_sees_the_failover_the_block_and_the_switch_mark(
     assert any("failover sendgrid-main → ses-backup: ok" in t for t in titles), titles
     sendgrid = email.find("tr", data_integration="sendgrid-main")
     assert sendgrid.attrs["data-health"] == "down"
+    # the backups prove themselves with a canary: their readiness is shown
+    assert "ready" in [th.text() for th in email.find_all("th")]
+    assert "ready" in email.find("tr", data_integration="ses-backup").text()
 
     sms = dom.find("section", data_channel="production/sms")
     assert sms.attrs["data-state"] == "blocked"
