@@ -60,11 +60,14 @@ def _listen(host: str, port: int) -> socket.socket | None:
     (the port is taken, the host does not resolve)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port), family=family, backlog=2048)
+        listener = socket.create_server((host, port), family=family, backlog=2048)
     except OSError as exc:
         reason = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]
         print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         return None
+    # create_server leaves the protocol 0; asyncio sets TCP_NODELAY on accepted connections
+    # only when the socket says IPPROTO_TCP (else answers can wait ~40 ms for delayed ACKs)
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, listener.detach())
 
 
 @dataclass
