@@ -38,10 +38,10 @@ from daemon.service.probing import ProbeSlots
 from daemon.service.publish import probe_result
 from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions, remember_finished_switches
-from daemon.service.reload import fingerprint, read_rules
+from daemon.service.reload import fingerprint, hand_over, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
 from daemon.service.timeline import Timeline
-from daemon.service.views import event_json, explain_json, status_json
+from daemon.service.views import events_json, explain_json, ready_json, status_json
 from daemon.settings import Settings
 from daemon.signals import probe_jitter
 from daemon.state import StateStore
@@ -193,9 +193,6 @@ class Daemon:
             raise ControlError(404, f"no channel {channel!r} in the rules (known: {known})")
         return owner
 
-    def runtime(self, channel: str) -> ChannelRuntime:
-        return self.owner(channel).runtime
-
     def owners(self) -> list[ChannelOwner]:
         return list(self._owners.values())
 
@@ -275,12 +272,6 @@ class Daemon:
         )
         owner.kick()
 
-    async def evaluate(self, key: ChannelKey) -> None:
-        """Evaluate one channel now (and act on its decision)."""
-        owner = self._owners.get(key)
-        if owner is not None:
-            await owner.evaluate()
-
     async def reconcile(self) -> None:
         """Re-read Novu for every channel: drift, missing or inactive integrations."""
         await reconcile(
@@ -342,19 +333,7 @@ class Daemon:
         previous = {key: owner.runtime for key, owner in self._owners.items()}
         runtimes = build_runtimes(rules, previous)
         assembly = self._assemble(rules, runtimes, previous=self._assembly)
-        reshaped = False
-        for key, owner in list(self._owners.items()):
-            new = runtimes.get(key)
-            if new is None or new.rule.candidates != owner.runtime.rule.candidates:
-                reshaped = True
-            if new is None:
-                del self._owners[key]
-        for key, runtime in runtimes.items():
-            if key in self._owners:
-                self._owners[key].adopt(runtime)
-            else:
-                self._owners[key] = ChannelOwner(runtime, context=self._context)
-                reshaped = True
+        reshaped = hand_over(self._owners, runtimes, context=self._context)
         self._alerts.adopt(rules)
         self._install(assembly)
         if self._jobs.running:
@@ -372,27 +351,12 @@ class Daemon:
         return True, f"scheduler running; heartbeat {age:.1f}s ago"
 
     def ready(self) -> tuple[bool, JSON]:
-        waiting = [
-            f"Novu environment {name} not reached yet"
-            for name, at in sorted(self._reached.items())
-            if at is None
-        ]
-        if self._rules_error is not None:
-            waiting.append(
-                f"rules file has errors; running on the last good rules: {self._rules_error}"
-            )
-        if self.state.error is not None:
-            waiting.append(f"state: {self.state.error}")
-        detail: JSON = {
-            "rules": {"path": str(self._rules_path), "error": self._rules_error},
-            "state": {"error": self.state.error},
-            "environments": {
-                name: {"reached_at": at} for name, at in sorted(self._reached.items())
-            },
-        }
-        if waiting:
-            detail["waiting_for"] = waiting
-        return not waiting, detail
+        return ready_json(
+            reached=self._reached,
+            rules_path=str(self._rules_path),
+            rules_error=self._rules_error,
+            state_error=self.state.error,
+        )
 
     def status(self) -> JSON:
         return status_json(
@@ -409,12 +373,7 @@ class Daemon:
 
     def events(self, *, limit: int, offset: int) -> JSON:
         records, total = self.store.events(limit=limit, offset=offset)
-        return {
-            "events": [event_json(r) for r in records],
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-        }
+        return events_json(records, total=total, limit=limit, offset=offset)
 
     def explain(self, channel: str) -> JSON:
         return explain_json(

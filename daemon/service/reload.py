@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from daemon.model import ChannelKey
 from daemon.rules.loader import MAX_RULES_BYTES, RulesError, load_rules
 from daemon.rules.model import Rules
+from daemon.service.context import OwnerContext
+from daemon.service.owner import ChannelOwner
+from daemon.service.runtime import ChannelRuntime
 
 log = logging.getLogger("novu_failover.reload")
 MAX_LISTED_PROBLEMS = 5
@@ -59,3 +64,28 @@ def _read(path: Path) -> Loaded:
         log.exception("unexpected failure loading %s", path)
         return Loaded(None, f"cannot load {path}: unexpected {type(exc).__name__}", seen)
     return Loaded(rules, None, seen)
+
+
+def hand_over(
+    owners: dict[ChannelKey, ChannelOwner],
+    runtimes: Mapping[ChannelKey, ChannelRuntime],
+    *,
+    context: OwnerContext,
+) -> bool:
+    """A reload: each channel still in the rules keeps its owner, which adopts its new rule;
+    removed channels lose theirs, new ones get one. True when the set of channels or
+    candidates changed (Novu must be read again for them)."""
+    reshaped = False
+    for key, owner in list(owners.items()):
+        new = runtimes.get(key)
+        if new is None or new.rule.candidates != owner.runtime.rule.candidates:
+            reshaped = True
+        if new is None:
+            del owners[key]
+    for key, runtime in runtimes.items():
+        if key in owners:
+            owners[key].adopt(runtime)
+        else:
+            owners[key] = ChannelOwner(runtime, context=context)
+            reshaped = True
+    return reshaped

@@ -5,6 +5,8 @@ The shapes are documented in docs/api.md; the CLI renders them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from daemon.control import JSON
 from daemon.model import (
     AuditRecord,
@@ -23,6 +25,44 @@ from daemon.state import StateStore, encode_audit
 def event_json(record: AuditRecord) -> JSON:
     """An audit record as the API shows it: the same encoding as audit.jsonl."""
     return encode_audit(record)
+
+
+def events_json(records: list[AuditRecord], *, total: int, limit: int, offset: int) -> JSON:
+    """A page of the audit trail, newest first (docs/api.md)."""
+    return {
+        "events": [event_json(r) for r in records],
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+def ready_json(
+    *,
+    reached: Mapping[str, float | None],
+    rules_path: str,
+    rules_error: str | None,
+    state_error: str | None,
+) -> tuple[bool, JSON]:
+    """For /readyz: every Novu environment reached once, the rules file as loaded, state
+    writes working; `waiting_for` says what is not."""
+    waiting = [
+        f"Novu environment {name} not reached yet"
+        for name, at in sorted(reached.items())
+        if at is None
+    ]
+    if rules_error is not None:
+        waiting.append(f"rules file has errors; running on the last good rules: {rules_error}")
+    if state_error is not None:
+        waiting.append(f"state: {state_error}")
+    detail: JSON = {
+        "rules": {"path": rules_path, "error": rules_error},
+        "state": {"error": state_error},
+        "environments": {name: {"reached_at": at} for name, at in sorted(reached.items())},
+    }
+    if waiting:
+        detail["waiting_for"] = waiting
+    return not waiting, detail
 
 
 def decision_json(decision: Decision | None) -> JSON | None:
