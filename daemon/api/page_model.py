@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from daemon.api.timeline_svg import Drawing, draw
 from daemon.control import JSON
@@ -45,8 +46,12 @@ def ago(at: float | None, now: float) -> str:
     delta = now - at
     if abs(delta) < 1:
         return "now"
-    text = format_duration(round(abs(delta)))
+    text = _duration(round(abs(delta)))
     return f"{text} ago" if delta > 0 else f"in {text}"
+
+
+_duration = lru_cache(maxsize=4096)(format_duration)
+"""A page writes the same few durations hundreds of times ("10m ago" for every signal)."""
 
 
 def channel_state(channel: JSON, *, dry_run: bool) -> ChannelState:
@@ -68,8 +73,7 @@ def channel_state(channel: JSON, *, dry_run: bool) -> ChannelState:
     return "ok"
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """A value shown cut to fit (`shown`), with the whole of it (`full`) as a tooltip."""
 
     shown: str
@@ -84,8 +88,7 @@ class Text:
         return cls(shown=shown, full=full, cut=shown != full)
 
 
-@dataclass(frozen=True)
-class SignalRow:
+class SignalRow(NamedTuple):
     name: Text
     kind: str
     state: str
@@ -99,8 +102,7 @@ class SignalRow:
     passive: bool
 
 
-@dataclass(frozen=True)
-class CandidateRow:
+class CandidateRow(NamedTuple):
     name: Text
     state: str
     reason: Text
@@ -113,8 +115,7 @@ class CandidateRow:
     signals: tuple[SignalRow, ...]
 
 
-@dataclass(frozen=True)
-class EventLine:
+class EventLine(NamedTuple):
     at: str
     ago: str
     css: str
