@@ -33,6 +33,7 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@lru_cache(maxsize=4096)
 def clock(at: float | None) -> str:
     """UTC wall time: `10:42:07Z`, with the date when it is not today's."""
     if at is None:
@@ -84,8 +85,9 @@ class Text(NamedTuple):
     @classmethod
     def of(cls, value: object, limit: int) -> Text:
         full = "" if value is None else str(value)
-        shown = clip(full, limit)
-        return cls(shown=shown, full=full, cut=shown != full)
+        if len(full) <= limit:
+            return cls(full, full, False)
+        return cls(full[: limit - 1] + "…", full, True)
 
 
 class SignalRow(NamedTuple):

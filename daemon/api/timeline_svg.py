@@ -59,14 +59,10 @@ class Mark(NamedTuple):
     """An SVG path (numbers and commands only) for the mark's shape."""
 
 
-class Band(NamedTuple):
-    """A stretch of one health state in a row (the row gives y and height). Numbers come
-    formatted: the template writes each field as it is (escaped)."""
-
-    x: str
-    w: str
-    state: str
-    title: str
+Band = tuple[str, str, str, str]
+"""A stretch of one health state in a row (the row gives y and height): x, width, state,
+tooltip. Numbers come formatted: the template writes each field as it is (escaped). A
+plain tuple, not a named one: a stormy page makes thousands."""
 
 
 @dataclass(frozen=True)
@@ -175,15 +171,10 @@ def _bands(points: list[JSON], scale: _Scale, *, who: str) -> tuple[Band, ...]:
             continue
         x0 = left if at <= start else int(left + (at - start) * per_tenth + 0.5)
         x1 = right if finish >= end else int(left + (finish - start) * per_tenth + 0.5)
+        w = x1 - x0 if x1 - x0 > MIN_BAND_TENTHS else MIN_BAND_TENTHS
         state = point["state"]
-        bands.append(
-            Band(
-                _TENTHS[x0],
-                _TENTHS[max(x1 - x0, MIN_BAND_TENTHS)],
-                state,
-                f"{who}: {state} from {_hms(at)}: {point['reason']}",
-            )
-        )
+        title = f"{who}: {state} from {_hms(at)}: {point['reason']}"
+        bands.append((_TENTHS[x0], _TENTHS[w], state, title))
     return tuple(bands)
 
 
