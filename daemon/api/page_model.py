@@ -338,9 +338,10 @@ def _signal(signal: JSON, *, now: float) -> SignalRow:
 def _events(timeline: JSON, *, now: float) -> tuple[EventLine, ...]:
     """The newest decisions and actions, as lines to read when the picture is not enough."""
     lines: list[tuple[float, str, str]] = []
-    for d in timeline["decisions"]:
+    # each list is in the order things happened: only its last RECENT_EVENTS can be shown
+    for d in timeline["decisions"][-RECENT_EVENTS:]:
         lines.append((d["at"], f"kind-{d['kind']}", f"decision {d['kind']}: {d['reason']}"))
-    for a in timeline["actions"]:
+    for a in timeline["actions"][-RECENT_EVENTS:]:
         text = f"{a['trigger']} {a['from']} → {a['to']}: {a['result']}"
         if a.get("error"):
             text += f" ({a['error']})"

@@ -67,10 +67,13 @@ plain tuple, not a named one: a stormy page makes thousands."""
 
 @dataclass(frozen=True)
 class Row:
-    """One candidate's or signal's band row, with its label."""
+    """One candidate's or signal's band row, with its label. Numbers come formatted, as the
+    template writes them (a page has a thousand rows)."""
 
-    y: float
-    h: float
+    y: str
+    h: str
+    label_x: str
+    label_y: str
     label: str
     title: str
     css: str
@@ -150,7 +153,17 @@ def draw(channel: JSON, timeline: JSON, *, start: float, end: float) -> Drawing:
 
 def _row(y: float, h: float, text: str, css: str, bands: tuple[Band, ...]) -> Row:
     shown = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
-    return Row(y=y, h=h, label=shown, title=text, css=css, bands=bands)
+    indent = "16" if css == "label-signal" else "4"
+    return Row(
+        y=str(y),
+        h=str(h),
+        label_x=indent,
+        label_y=str(h - 2.0),
+        label=shown,
+        title=text,
+        css=css,
+        bands=bands,
+    )
 
 
 def _bands(points: list[JSON], scale: _Scale, *, who: str) -> tuple[Band, ...]:
