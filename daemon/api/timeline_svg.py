@@ -175,19 +175,25 @@ def _bands(points: list[JSON], scale: _Scale, *, who: str) -> tuple[Band, ...]:
     fast as a `float`."""
     start, end, per_tenth = scale.start, scale.end, scale.per_second * 10.0
     left, right = _PLOT_X10, _PLOT_X10 + _PLOT_W10
-    bands = []
-    last = len(points) - 1
-    for i, point in enumerate(points):
+    tenths, hms = _TENTHS, _hms
+    bands: list[Band] = []
+    previous: tuple[float, int, str, str] | None = None  # at, x, state, reason
+    for point in [*points, {"at": end}]:  # the last band ends at the end
         at = point["at"]
-        finish = points[i + 1]["at"] if i < last else end
-        if finish <= start or at >= end:
-            continue
-        x0 = left if at <= start else int(left + (at - start) * per_tenth + 0.5)
-        x1 = right if finish >= end else int(left + (finish - start) * per_tenth + 0.5)
-        w = x1 - x0 if x1 - x0 > MIN_BAND_TENTHS else MIN_BAND_TENTHS
-        state = point["state"]
-        title = f"{who}: {state} from {_hms(at)}: {point['reason']}"
-        bands.append((_TENTHS[x0], _TENTHS[w], state, title))
+        if at <= start:
+            x = left
+        elif at >= end:
+            x = right
+        else:
+            x = int(left + (at - start) * per_tenth + 0.5)
+        if previous is not None and at > start and previous[0] < end:
+            began, x0, state, reason = previous
+            w = x - x0 if x - x0 > MIN_BAND_TENTHS else MIN_BAND_TENTHS
+            bands.append(
+                (tenths[x0], tenths[w], state, f"{who}: {state} from {hms(began)}: {reason}")
+            )
+        if "state" in point:
+            previous = (at, x, point["state"], point["reason"])
     return tuple(bands)
 
 
