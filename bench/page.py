@@ -5,8 +5,9 @@ Prints figures, asserts nothing. The baseline, measured in the same run, is what
 within 100 ms for 100 channels; the stormy case (14,400 health bands, each with its
 tooltip, 3,000 marks) is the one that tests it.
 
-On the 2-core development machine (CPU time, shared with other work, so +-15 %): steady
-81 -> ~46 ms, stormy 185 -> ~90 ms after the leaner band markup and page model
+On the 2-core development machine (CPU time, best of five; the machine is shared, so
+figures move by 10-20 % between runs), measured side by side: steady 59-61 -> 46-47 ms,
+stormy 140-146 -> 90-96 ms with the leaner band markup and page model
 (docs/status-page.md, "Keeping it cheap").
 
     make bench          # or: .venv/bin/python bench/page.py
