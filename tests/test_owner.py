@@ -249,7 +249,7 @@ async def test_a_write_that_times_out_stays_open_and_is_settled_when_novu_did_it
         await gate.wait()
 
     sim = NovuSimulator(clock=FakeClock(), rate_limit=None, sleep=held)
-    rig = Rig(tmp_path, sim=sim, action_timeout=0.05)
+    rig = Rig(tmp_path, sim=sim, action_timeout=0.5)  # only the held write uses it up
     await rig.read()
     sim.faults.add(Fault(kind="latency", path="/v1/integrations/", method="POST", count=1))
     rig.health(sendgrid_main=False, ses_backup=True, mailgun_backup=True)
