@@ -40,7 +40,7 @@ ACTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 # No `_created` series: one more line per counter and histogram series (a third of the
 # exposition at 1,000 channels) that no query here reads.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RequestObserver = Callable[[str, int | str], None]
 """`(call, status)`: what the Novu client calls after every request (status: HTTP code,
