@@ -19,6 +19,29 @@ from daemon.settings import load_settings
 API_KEY_ENV = "NOVU_KEY"
 """The variable the tests' rules name in `api_key_env`."""
 
+_EMAIL_RULES = """\
+defaults: {{interval: 200ms, timeout: 100ms, fall: 2, rise: 2}}
+environments:
+  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
+channels:
+  - environment: production
+    channel: email
+    candidates:
+      - integration: sendgrid-main
+        signals: [{{http: {{url: {providers}/sendgrid/api/health}}}}]
+      - integration: ses-backup
+        signals: [{{http: {{url: {providers}/ses/api/health}}}}]
+    policy: {policy}
+"""
+
+
+def email_rules(simulation: Any, *, policy: str = "{cooldown: 0s}") -> str:
+    """Rules for the simulator's email channel: sendgrid-main, then ses-backup, each with
+    one fast http probe of its simulated provider."""
+    return _EMAIL_RULES.format(
+        novu=simulation.url, providers=simulation.providers_url, policy=policy
+    )
+
 
 async def start_daemon(
     simulation: Any, *, rules: Path, state_dir: Path, **overrides: Any

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from inprocess import start_daemon, stop_daemon, until
+from inprocess import email_rules, start_daemon, stop_daemon, until
 
 from daemon.sim import serve_simulation
 
@@ -21,20 +21,6 @@ pytestmark = pytest.mark.timeout(120)
 
 TOKEN = "hostile-test-token-5b1f0c"
 EMAIL = "production/email"
-RULES = """\
-defaults: {{interval: 200ms, timeout: 100ms, fall: 2, rise: 2}}
-environments:
-  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
-channels:
-  - environment: production
-    channel: email
-    candidates:
-      - integration: sendgrid-main
-        signals: [{{http: {{url: {providers}/sendgrid/api/health}}}}]
-      - integration: ses-backup
-        signals: [{{http: {{url: {providers}/ses/api/health}}}}]
-    policy: {{cooldown: 0s}}
-"""
 AUTH = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
 YEAR = 366 * 86400
 
@@ -267,7 +253,7 @@ def anyio_backend() -> str:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     simulation = await serve_simulation("127.0.0.1", 0)
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(novu=simulation.url, providers=simulation.providers_url))
+    rules.write_text(email_rules(simulation))
     state_dir = tmp_path / "state"
     running, task = await start_daemon(
         simulation, rules=rules, state_dir=state_dir, api_token=TOKEN

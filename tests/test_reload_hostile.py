@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inprocess import start_daemon, stop_daemon, until
+from inprocess import email_rules, start_daemon, stop_daemon, until
 from test_rules_corpus import CORPUS, EXPECTED
 
 from daemon.service.daemon import Daemon
@@ -22,20 +22,6 @@ from daemon.sim import serve_simulation
 pytestmark = pytest.mark.timeout(120)
 RULES_WAIT = "rules file has errors; running on the last good rules: "
 
-GOOD = """\
-defaults: {{interval: 200ms, timeout: 100ms, fall: 2, rise: 2}}
-environments:
-  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
-channels:
-  - environment: production
-    channel: email
-    candidates:
-      - integration: sendgrid-main
-        signals: [{{http: {{url: {providers}/sendgrid/api/health}}}}]
-      - integration: ses-backup
-        signals: [{{http: {{url: {providers}/ses/api/health}}}}]
-    policy: {{cooldown: 0s}}
-"""
 
 
 class Live:
@@ -72,7 +58,7 @@ class Live:
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     simulation = await serve_simulation("127.0.0.1", 0)
     rules = tmp_path / "rules.yaml"
-    good = GOOD.format(novu=simulation.url, providers=simulation.providers_url)
+    good = email_rules(simulation)
     rules.write_text(good)
     running, task = await start_daemon(
         simulation, rules=rules, state_dir=tmp_path / "state", reload_poll=3600

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from inprocess import start_daemon, stop_daemon, until
+from inprocess import email_rules, start_daemon, stop_daemon, until
 
 from daemon.control import ControlError
 from daemon.service.control import DaemonControl
@@ -24,20 +24,6 @@ from daemon.sim.faults import Fault
 
 pytestmark = pytest.mark.timeout(60)
 
-RULES = """\
-defaults: {{interval: 200ms, timeout: 100ms, fall: 2, rise: 2}}
-environments:
-  production: {{api_url: {novu}, api_key_env: NOVU_KEY}}
-channels:
-  - environment: production
-    channel: email
-    candidates:
-      - integration: sendgrid-main
-        signals: [{{http: {{url: {providers}/sendgrid/api/health}}}}]
-      - integration: ses-backup
-        signals: [{{http: {{url: {providers}/ses/api/health}}}}]
-    policy: {{cooldown: 0s, failback: {{after: 600ms}}, dry_run: {dry_run}}}
-"""
 
 
 @pytest.fixture
@@ -47,13 +33,8 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
     async def start(*, dry_run: bool = False, **overrides: Any) -> tuple[Any, Daemon]:
         rules = tmp_path / "rules.yaml"
-        rules.write_text(
-            RULES.format(
-                novu=simulation.url,
-                providers=simulation.providers_url,
-                dry_run=str(dry_run).lower(),
-            )
-        )
+        policy = f"{{cooldown: 0s, failback: {{after: 600ms}}, dry_run: {str(dry_run).lower()}}}"
+        rules.write_text(email_rules(simulation, policy=policy))
         running, task = await start_daemon(
             simulation, rules=rules, state_dir=tmp_path / "state", **overrides
         )

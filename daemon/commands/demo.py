@@ -138,6 +138,7 @@ async def _demo(args: argparse.Namespace) -> int:
             recipient_burst=lambda channel, provider, count: _recipient_burst(
                 simulation.sim, channel, provider, count
             ),
+            events=lambda: running.daemon.events(limit=20, offset=0),
         )
         view = LiveView(world, out, started=started)
         live = asyncio.create_task(view.run(period=0.1))

@@ -31,6 +31,8 @@ class World:
     """(integration, outcome): `sent`, `credentials`, `recipient`, ... (the simulator's)."""
     recipient_burst: Callable[[str, str, int], None]
     """(channel, providerId, count): messages, 90% rejected for their recipient."""
+    events: Callable[[], JSON] = lambda: {"events": []}
+    """The newest audit events (`/v1/events`): durable, so no action is missed between polls."""
 
 
 class LiveView:
@@ -71,6 +73,24 @@ class LiveView:
                 for item in decision.get("evidence") or []:
                     if item.startswith("skipped "):
                         self.say(f"           {short(item, 120)}")
+
+        self._actions()
+
+    def _actions(self) -> None:
+        """Each finished switch, once, with the candidates it passed over and why: read from
+        the audit trail, so a decision shorter than the polling period is not lost."""
+        for event in reversed(self._world.events()["events"]):
+            if event["action"] != "switch" or event["result"] == "started":
+                continue
+            if event["id"] in self._seen.setdefault("actions", set()):
+                continue
+            self._seen["actions"].add(event["id"])
+            key = f"{event['environment']}/{event['channel']}"
+            route = f"{event['from'] or '(none)'} -> {event['to']}"
+            self.say(f"  action   {key:<18} {event['trigger']} {route}: {event['result']}")
+            for item in event.get("evidence") or []:
+                if item.startswith("skipped "):
+                    self.say(f"           {short(item, 120)}")
 
     async def run(self, period: float) -> None:
         while True:

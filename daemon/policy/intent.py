@@ -106,6 +106,22 @@ def channel_needs(
     )
 
 
+def _judge_all(
+    rule: ChannelRule,
+    identifiers: list[str],
+    *,
+    health: Mapping[str, CandidateHealth],
+    view: ChannelView,
+    now: float,
+    readiness: Mapping[str, ReadinessLike] | None,
+) -> list[Eligibility]:
+    """Each candidate's fitness to become the primary, in the rule's order."""
+    return [
+        judge(name, policy=rule.policy, health=health, view=view, now=now, readiness=readiness)
+        for name in identifiers
+    ]
+
+
 def _skipped(passed_over: list[Eligibility]) -> tuple[str, ...]:
     return tuple(f"skipped {j.refusal}" for j in passed_over)
 
@@ -140,18 +156,8 @@ def _failover(
     readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Intent:
     """The active primary is down: the first eligible other candidate, once down for `confirm`."""
-    judged = [
-        judge(
-            c.integration,
-            policy=rule.policy,
-            health=health,
-            view=view,
-            now=now,
-            readiness=readiness,
-        )
-        for c in rule.candidates
-        if c.integration != current
-    ]
+    others = [c.integration for c in rule.candidates if c.integration != current]
+    judged = _judge_all(rule, others, health=health, view=view, now=now, readiness=readiness)
     target, passed_over = _pick(judged)
     current_health = health.get(current)
     since = None if current_health is None else current_health.since
@@ -186,17 +192,8 @@ def _broken(
     An inactive primary is itself a target (the actuator re-activates it) when it is the
     first healthy candidate.
     """
-    judged = [
-        judge(
-            c.integration,
-            policy=rule.policy,
-            health=health,
-            view=view,
-            now=now,
-            readiness=readiness,
-        )
-        for c in rule.candidates
-    ]
+    every = [c.integration for c in rule.candidates]
+    judged = _judge_all(rule, every, health=health, view=view, now=now, readiness=readiness)
     target, passed_over = _pick(judged)
     if primary is None:
         why = "no primary integration in Novu (sends fail)"
@@ -237,20 +234,9 @@ def _failback_or_keep(
     failback = rule.policy.failback
     if not isinstance(failback, Failback):
         return keep
-    preferred: list[Eligibility] = []
-    for candidate in rule.candidates:
-        if candidate.integration == current:
-            break
-        preferred.append(
-            judge(
-                candidate.integration,
-                policy=rule.policy,
-                health=health,
-                view=view,
-                now=now,
-                readiness=readiness,
-            )
-        )
+    names = [c.integration for c in rule.candidates]
+    earlier = names[: names.index(current)] if current in names else names
+    preferred = _judge_all(rule, earlier, health=health, view=view, now=now, readiness=readiness)
     eligible = [j for j in preferred if j.eligible]
     if not eligible:
         return keep
