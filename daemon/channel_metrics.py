@@ -129,3 +129,4 @@ class ChannelStateCollector(Collector):
                 channel,
             ),
         ]
+

@@ -55,6 +55,7 @@ def test_alert_rules_pass_promtool() -> None:
     assert "SUCCESS: 14 rules found" in result.stdout
 
 
+
 def test_alert_rules_name_only_metrics_the_daemon_exports() -> None:
     """Every novu_failover_* series an alert uses is registered by daemon.metrics."""
     registry = CollectorRegistry()

@@ -122,10 +122,8 @@ async def test_a_primary_changed_by_a_person_in_novu_is_respected(
         )
     assert response.status_code == 200, response.text
     await until(  # the reconcile job re-reads Novu every `interval`; drift is saved after
-        lambda: (
-            (channel(daemon)["primary"] or {}).get("integration") == "ses-backup"
-            and channel(daemon)["last_switch"] is not None
-        ),
+        lambda: (channel(daemon)["primary"] or {}).get("integration") == "ses-backup"
+        and channel(daemon)["last_switch"] is not None,
         within=5,
         what="the daemon to see the new primary and record the drift",
     )

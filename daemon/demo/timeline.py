@@ -226,11 +226,9 @@ async def _invalid_recipients(view: LiveView, world: World, *, patience: float) 
     await wait_for(
         view,
         "sms stays on twilio-main: recipient errors do not count toward down",
-        lambda s: (
-            judged(s)
-            and primary_of(s, "production/sms") == "twilio-main"
-            and (channel(s, "production/sms")["decision"] or {}).get("kind") == "keep"
-        ),
+        lambda s: judged(s)
+        and primary_of(s, "production/sms") == "twilio-main"
+        and (channel(s, "production/sms")["decision"] or {}).get("kind") == "keep",
         within=patience,
     )
 

@@ -274,7 +274,8 @@ class CanarySignal(SignalBase):
             raise ValueError(msg)
         if self.deadline >= self.interval:
             msg = (
-                f"deadline ({self.deadline:g}s) must be shorter than interval ({self.interval:g}s)"
+                f"deadline ({self.deadline:g}s) must be shorter than interval "
+                f"({self.interval:g}s)"
             )
             raise ValueError(msg)
         return self
@@ -421,8 +422,6 @@ class FailurePattern(Strict):
             msg = f"{value!r} is not a regular expression: {exc}"
             raise ValueError(msg) from exc
         return value
-
-
 class AlertmanagerServer(Strict):
     """One Alertmanager whose API (`GET /api/v2/alerts`) the daemon reads."""
 

@@ -104,7 +104,9 @@ def _load(settings: Settings, rules_path: Path) -> tuple[Rules, StateStore] | No
     return rules, store
 
 
-def _webhooks(daemon: Daemon, *, settings: Settings, metrics: Metrics, clock: Clock) -> list[Route]:
+def _webhooks(
+    daemon: Daemon, *, settings: Settings, metrics: Metrics, clock: Clock
+) -> list[Route]:
     """The alert webhook routes: a bearer token, or Grafana's HMAC signature when set."""
     signing = None
     if settings.grafana_hmac_secret is not None:

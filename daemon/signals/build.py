@@ -86,7 +86,9 @@ def build_probe(
 
 def failure_patterns(rules: Rules) -> tuple[ClassPattern, ...]:
     """The user's failure-class patterns of `rules`, compiled (the loader checked them)."""
-    return tuple(pattern(p.failure_class, p.match, p.providers) for p in rules.failure_classes)
+    return tuple(
+        pattern(p.failure_class, p.match, p.providers) for p in rules.failure_classes
+    )
 
 
 def probe_jitter(spec: SignalSpec) -> float:
