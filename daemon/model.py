@@ -6,7 +6,7 @@ Pure data. Nothing here does I/O or reads the clock; times are epoch seconds pas
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -99,6 +99,20 @@ class ChannelView:
     fetched_at: float
     elsewhere: tuple[Integration, ...] = ()
     """The environment's integrations of other channels (to say "wrong channel")."""
+
+    @classmethod
+    def split(
+        cls, environment: str, channel: str, everything: Iterable[Integration], *, now: float
+    ) -> ChannelView:
+        """One channel's view from an environment's whole integration list."""
+        listed = tuple(everything)
+        return cls(
+            environment=environment,
+            channel=channel,
+            integrations=tuple(i for i in listed if i.channel == channel),
+            fetched_at=now,
+            elsewhere=tuple(i for i in listed if i.channel != channel),
+        )
 
     @property
     def primary(self) -> Integration | None:

@@ -23,6 +23,7 @@ from daemon.rules.loader import parse_rules
 from daemon.service.context import OwnerContext
 from daemon.service.durable import DurableState
 from daemon.service.owner import ChannelOwner
+from daemon.service.reconcile import reconcile
 from daemon.service.runtime import build_runtimes
 from daemon.service.settlement import SETTLE_MARGIN, OpenAction
 from daemon.sim import NovuSimulator, create_novu_app
@@ -249,7 +250,7 @@ async def test_a_write_that_times_out_stays_open_and_is_settled_when_novu_did_it
         await gate.wait()
 
     sim = NovuSimulator(clock=FakeClock(), rate_limit=None, sleep=held)
-    rig = Rig(tmp_path, sim=sim, action_timeout=0.05)
+    rig = Rig(tmp_path, sim=sim, action_timeout=0.5)  # only the held write uses it up
     await rig.read()
     sim.faults.add(Fault(kind="latency", path="/v1/integrations/", method="POST", count=1))
     rig.health(sendgrid_main=False, ses_backup=True, mailgun_backup=True)
@@ -393,3 +394,31 @@ def reopen(rig: Rig, started: AuditRecord) -> ChannelOwner:
     owner = rig.owner()
     owner.open_action = OpenAction.of(started, action_timeout=30.0, why="interrupted by a restart")
     return owner
+
+
+async def test_reconcile_reads_each_environment_once_and_keeps_other_channels_for_readiness(
+    rig: Rig,
+) -> None:
+    """One integration list per environment serves all its channels; each channel's view
+    keeps the environment's other integrations, so readiness can say 'wrong channel'."""
+    reached: dict[str, float | None] = {"production": None}
+    await reconcile(
+        list(rig.owners.values()),
+        clients=rig.context.clients,
+        clock=rig.clock,
+        reached=reached,
+    )
+    assert reached["production"] == rig.clock.now()
+    email = rig.owner(EMAIL).runtime.view
+    assert email is not None
+    assert email.primary is not None
+    assert email.primary.identifier == "sendgrid-main"
+    twilio = email.find_elsewhere("twilio-main")
+    assert twilio is not None
+    assert twilio.channel == "sms"
+    sms = rig.owner(SMS).runtime.view
+    assert sms is not None
+    assert sms.find("twilio-main") is not None
+    for owner in rig.owners.values():
+        if owner.task is not None:
+            await owner.task

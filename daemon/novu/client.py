@@ -137,13 +137,7 @@ class NovuClient:
         """Novu's view of one channel of this environment, stamped with `now` (with the
         environment's other integrations in `elsewhere`, to tell a wrong channel apart)."""
         everything = await self.list_integrations()
-        return ChannelView(
-            environment=self.environment,
-            channel=channel,
-            integrations=tuple(i for i in everything if i.channel == channel),
-            fetched_at=now,
-            elsewhere=tuple(i for i in everything if i.channel != channel),
-        )
+        return ChannelView.split(self.environment, channel, everything, now=now)
 
     async def trigger(
         self,

@@ -63,12 +63,7 @@ async def _environment(
     reached[client.environment] = now
     for owner in owners:
         channel = owner.runtime.rule.channel
-        view = ChannelView(
-            environment=client.environment,
-            channel=channel,
-            integrations=tuple(i for i in integrations if i.channel == channel),
-            fetched_at=now,
-        )
+        view = ChannelView.split(client.environment, channel, integrations, now=now)
         if owner.lock.locked():
             owner.kick()  # busy: its action reads back; evaluate again afterwards
             continue
