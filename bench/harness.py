@@ -232,8 +232,11 @@ def start_blackbox(workdir: Path) -> tuple[Child, str] | None:
     return child, url
 
 
-def wait_http(url: str, *, child: Child, within: float, status: int = 200) -> float:
-    """Poll `url` until it answers `status`; seconds since the child was spawned."""
+def wait_http(
+    url: str, *, child: Child, within: float, status: int = 200, every: float = 0.01
+) -> float:
+    """Poll `url` every `every` seconds until it answers `status`; seconds since the child
+    was spawned."""
     deadline = time.monotonic() + within
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
@@ -243,7 +246,7 @@ def wait_http(url: str, *, child: Child, within: float, status: int = 200) -> fl
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(url).status_code == status:
                     return time.monotonic() - child.started_at
-            time.sleep(0.01)
+            time.sleep(every)
     msg = f"{url} did not answer {status} within {within:g}s; see {child.log_path}"
     raise BenchError(msg)
 

@@ -53,6 +53,12 @@ _PLAIN_VALUE = re.compile(r"[^\s\"=]+")
 _secrets: set[str] = set()
 _secrets_sorted: tuple[str, ...] = ()
 _secrets_lock = threading.Lock()
+_REDACT_CACHE_ENTRIES = 16384
+_REDACT_CACHE_TEXT = 256
+_redacted: dict[str, str] = {}
+"""Short texts already redacted against the current secrets (replaced whole when one is
+registered): the same names, ids and reasons are redacted over and over, and each costs a
+scan per secret (500 environments are 500 API keys)."""
 
 
 def register_secret(value: str) -> None:
@@ -60,7 +66,7 @@ def register_secret(value: str) -> None:
 
     Process-wide. Values shorter than MIN_SECRET_LENGTH characters are ignored.
     """
-    global _secrets_sorted  # noqa: PLW0603 -- one process-wide registry, replaced whole under a lock
+    global _secrets_sorted, _redacted  # noqa: PLW0603 -- one process-wide registry, replaced whole under a lock
     if len(value) < MIN_SECRET_LENGTH:
         return
     with _secrets_lock:
@@ -69,6 +75,7 @@ def register_secret(value: str) -> None:
         _secrets.add(value)
         # Longest first, so a secret that contains another is replaced whole.
         _secrets_sorted = tuple(sorted(_secrets, key=len, reverse=True))
+        _redacted = {}  # after the secrets: a reader that sees the new cache sees them too
 
 
 def secrets_version() -> object:
@@ -80,10 +87,20 @@ def secrets_version() -> object:
 def redact(text: str) -> str:
     """`text` with every registered secret, and the password of every URL that carries
     one (`scheme://user:password@host`), replaced by `***`."""
+    cache = _redacted  # read before the secrets (see register_secret)
+    known = cache.get(text)
+    if known is not None:
+        return known
+    result = text
     for secret in _secrets_sorted:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return hide_url_credentials(text)
+        if secret in result:
+            result = result.replace(secret, REDACTED)
+    result = hide_url_credentials(result)
+    if len(text) <= _REDACT_CACHE_TEXT:
+        if len(cache) >= _REDACT_CACHE_ENTRIES:
+            cache.clear()
+        cache[text] = result
+    return result
 
 
 def is_sensitive_key(key: str) -> bool:

@@ -297,3 +297,12 @@ def test_redaction_rewrites_the_record_for_later_handlers() -> None:
     logger.addHandler(Keep())
     get_logger("x").info("k=%s", SECRET)
     assert seen[0].getMessage() == "k=***"
+
+
+def test_a_secret_registered_after_a_text_was_redacted_is_hidden_in_it_too() -> None:
+    """Redacted texts are remembered; registering a secret forgets them."""
+    late = "late-secret-0f3c9a7e51"
+    text = f"token is {late}"
+    assert redact(text) == text
+    register_secret(late)
+    assert redact(text) == "token is ***"

@@ -140,8 +140,12 @@ def test_observe_signal_counts_by_result_and_times_the_check(
     assert value(registry, "signal_checks_total", **labels, result="fail") == 2
     assert value(registry, "signal_checks_total", **labels, result="inconclusive") == 1
     assert value(registry, "signal_checks_total", **labels, result="ok") is None
-    assert value(registry, "signal_check_duration_seconds_count", **labels) == 2
-    assert value(registry, "signal_check_duration_seconds_sum", **labels) == pytest.approx(0.4)
+    assert value(registry, "signal_check_seconds_count", **labels) == 2
+    assert value(registry, "signal_check_seconds_sum", **labels) == pytest.approx(0.4)
+    per_channel = {"environment": ENV, "channel": CHAN}
+    assert value(registry, "signal_check_duration_seconds_count", **per_channel) == 2
+    assert value(registry, "signal_check_duration_seconds_bucket", **per_channel, le="0.25") == 1
+    assert value(registry, "signal_checks_created", **labels, result="fail") is None
 
 
 def test_signal_health_is_a_state_set_with_exactly_one_state_set(

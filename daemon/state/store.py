@@ -174,12 +174,17 @@ class StateStore:
 
     def set_history(self, channel: ChannelKey, history: ChannelHistory) -> None:
         """Keep `history`, its switches pruned to the channel's retention (`set_retention`)."""
+        self.set_histories({channel: history})
+
+    def set_histories(self, changes: Mapping[ChannelKey, ChannelHistory]) -> None:
+        """Keep several channels' histories with one write of state.json: all or none."""
         with self._lock:
             histories = dict(self._mem.histories)
-            if history == ChannelHistory():
-                histories.pop(channel, None)
-            else:
-                histories[channel] = history
+            for channel, history in changes.items():
+                if history == ChannelHistory():
+                    histories.pop(channel, None)
+                else:
+                    histories[channel] = history
             self._write(replace(self._mem, histories=histories))
 
     def set_retention(self, seconds: Mapping[ChannelKey, float]) -> None:
