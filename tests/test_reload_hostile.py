@@ -112,7 +112,7 @@ async def test_a_100_mb_file_is_refused_by_size_without_parsing(live: Live) -> N
     with live.rules.open("wb") as file:
         file.truncate(100 * 1024 * 1024)
     assert not await live.daemon.reload(trigger="test")
-    assert "larger than 1024 KiB" in str(live.daemon.status()["rules"]["error"])
+    assert "larger than 8 MiB" in str(live.daemon.status()["rules"]["error"])
     assert (await live.http.get("/healthz")).status_code == 200
     live.rules.write_text(live.good)
     assert await live.daemon.reload(trigger="test")

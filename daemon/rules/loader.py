@@ -30,8 +30,9 @@ from daemon.rules.source import (
 
 __all__ = ["MAX_RULES_BYTES", "RuleProblem", "RulesError", "load_rules", "parse_rules"]
 
-MAX_RULES_BYTES = 1024 * 1024
-"""A rules file is a few kilobytes; a bigger one is refused before it is parsed."""
+MAX_RULES_BYTES = 8 * 1024 * 1024
+"""Large enough for a thousand channels written out in block style; a bigger file is
+refused before it is parsed (docs/rules.md, "Limits")."""
 
 
 def load_rules(path: Path) -> Rules:
@@ -48,7 +49,7 @@ def load_rules(path: Path) -> Rules:
         problem = RuleProblem(name, None, "", f"cannot read the rules file: {reason}")
         raise RulesError([problem]) from exc
     if len(raw) > MAX_RULES_BYTES:
-        msg = f"the file is larger than {MAX_RULES_BYTES // 1024} KiB; rules files are small"
+        msg = f"the file is larger than {MAX_RULES_BYTES // 1024 // 1024} MiB"
         raise RulesError([RuleProblem(name, None, "", msg)])
     try:
         text = raw.decode("utf-8")
