@@ -603,7 +603,8 @@ async def test_a_timeout_before_any_write_fails_for_certain() -> None:
     assert rig.audit.started == []
 
 
-async def test_a_cancelled_write_stays_open_for_settlement() -> None:
+async def cancelled_while_hung_at(hook: tuple[str, str]) -> Rig:
+    """Run an action whose request `hook` hangs inside Novu, and cancel it there."""
     novu = email_channel()
     entered = asyncio.Event()
 
@@ -611,33 +612,25 @@ async def test_a_cancelled_write_stays_open_for_settlement() -> None:
         entered.set()
         await asyncio.Event().wait()
 
-    novu.hooks["POST", "set-primary"] = hang
+    novu.hooks[hook] = hang
     rig = Rig(novu)
     task = asyncio.create_task(rig.run())
     await entered.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    return rig
+
+
+async def test_a_cancelled_write_stays_open_for_settlement() -> None:
+    rig = await cancelled_while_hung_at(("POST", "set-primary"))
     assert rig.audit.records == []  # never `failed`: Novu may have performed it
     assert [r.result for r in rig.audit.started] == ["started"]
     assert not rig.actuator.in_flight("production/email")
 
 
 async def test_a_cancelled_action_before_any_write_is_audited_as_failed() -> None:
-    novu = email_channel()
-    entered = asyncio.Event()
-
-    async def hang(request: httpx.Request) -> None:
-        entered.set()
-        await asyncio.Event().wait()
-
-    novu.hooks["GET", "list"] = hang
-    rig = Rig(novu)
-    task = asyncio.create_task(rig.run())
-    await entered.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    rig = await cancelled_while_hung_at(("GET", "list"))
     (record,) = rig.audit.records
     assert (record.result, record.error) == ("failed", "cancelled while reading the channel")
     assert rig.audit.started == []
