@@ -1,15 +1,23 @@
 """Values that cross layers: health, Novu's view of a channel, decisions, history, audit.
 
 Pure data. Nothing here does I/O or reads the clock; times are epoch seconds passed in.
+
+Reasons are worded lazily: a candidate's health and a decision may be built with a wording
+function instead of text (`Wording`), called on first use of `reason` / `evidence` and
+remembered. The daemon judges far more often than anyone reads a reason (status, explain,
+audit records, logs), so the judging path builds no sentences. Those two classes are
+plain slotted classes whose fields are `Final` (mypy refuses an assignment) rather than
+frozen dataclasses, which pay a function call per field on every construction; they are
+built on every fresh evaluation.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 ChannelName = Literal["email", "sms"]
 ChannelKey = str
@@ -36,6 +44,15 @@ DEFAULT_DOWN_CLASSES: frozenset[FailureClass] = frozenset(
 fails through any provider)."""
 
 
+Wording = Callable[[], str]
+"""Words a reason from facts it closes over; pure, so calling it later gives the same text."""
+Evidence = tuple[str, ...]
+
+
+def _worded(text: str | Wording) -> str:
+    return text if isinstance(text, str) else text()
+
+
 class Health(StrEnum):
     UP = "up"
     DOWN = "down"
@@ -55,23 +72,72 @@ class Observation:
     """For a failure: what kind (recipient, credentials, quota, outage, unknown)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SignalHealth:
-    signal: str
-    state: Health
-    reason: str
-    since: float | None
-    passive: bool = False
+    """A signal's health as the rest of the daemon sees it. Fields are `Final` (see above)."""
+
+    signal: Final[str]
+    state: Final[Health]
+    reason: Final[str]
+    since: Final[float | None]
+    passive: Final[bool] = False
     """Passive signals (alerts) can say `down` but are no positive evidence of `up`."""
 
 
-@dataclass(frozen=True, slots=True)
 class CandidateHealth:
-    integration: str
-    state: Health
-    reason: str
-    since: float | None
-    signals: tuple[SignalHealth, ...] = ()
+    """A candidate's health, judged from its signals' health, with a one-line reason.
+
+    `reason` may be given as a `Wording`: it is worded on first use and remembered (the
+    health is judged on every fresh observation, its reason read only when shown).
+    Equal when all fields are, the reason included; the reason is only worded to compare
+    when everything else is already equal.
+    """
+
+    __slots__ = ("_reason", "integration", "signals", "since", "state")
+    integration: Final[str]
+    state: Final[Health]
+    since: Final[float | None]
+    signals: Final[tuple[SignalHealth, ...]]
+    _reason: str | Wording
+
+    def __init__(
+        self,
+        integration: str,
+        state: Health,
+        reason: str | Wording,
+        since: float | None,
+        signals: tuple[SignalHealth, ...] = (),
+    ) -> None:
+        self.integration = integration
+        self.state = state
+        self._reason = reason
+        self.since = since
+        self.signals = signals
+
+    @property
+    def reason(self) -> str:
+        text = self._reason = _worded(self._reason)  # worded once, then kept
+        return text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CandidateHealth):
+            return NotImplemented
+        return (
+            self.signals == other.signals  # first: what differs after a fresh observation
+            and self.integration == other.integration
+            and self.state is other.state
+            and self.since == other.since
+            and self.reason == other.reason
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.integration, self.state, self.since, self.signals))
+
+    def __repr__(self) -> str:
+        return (
+            f"CandidateHealth(integration={self.integration!r}, state={self.state!r}, "
+            f"reason={self.reason!r}, since={self.since!r}, signals={self.signals!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +180,25 @@ class ChannelView:
             elsewhere=tuple(i for i in listed if i.channel != channel),
         )
 
+    _primary: Integration | None = field(init=False, repr=False, compare=False)
+    _by_identifier: Mapping[str, Integration] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Found once: a view is read by every evaluation until Novu is read again.
+        primary = next((i for i in self.integrations if i.primary), None)
+        by_identifier: dict[str, Integration] = {}
+        for integration in self.integrations:
+            by_identifier.setdefault(integration.identifier, integration)  # the first one wins
+        object.__setattr__(self, "_primary", primary)
+        object.__setattr__(self, "_by_identifier", by_identifier)
+
     @property
     def primary(self) -> Integration | None:
         """The integration flagged primary (active or not), if any."""
-        return next((i for i in self.integrations if i.primary), None)
+        return self._primary
 
     def find(self, identifier: str) -> Integration | None:
-        return next((i for i in self.integrations if i.identifier == identifier), None)
+        return self._by_identifier.get(identifier)
 
     def find_elsewhere(self, identifier: str) -> Integration | None:
         """The integration of another channel with this identifier, if Novu has one."""
@@ -141,26 +219,122 @@ class DecisionKind(StrEnum):
 Trigger = Literal["failover", "failback", "manual"]
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """The outcome of one evaluation of one channel, with a one-line human reason."""
+    """The outcome of one evaluation of one channel, with a one-line human reason.
 
-    channel: ChannelKey
-    kind: DecisionKind
-    reason: str
-    at: float
-    current: str | None = None
-    target: str | None = None
-    trigger: Trigger | None = None
-    evidence: tuple[str, ...] = ()
-    drift: bool = False
-    recheck_at: float = field(default=math.inf, compare=False)
+    `reason` and `evidence` may be given as wording functions: they are worded on first
+    use and remembered. What the daemon acts on (kind, current, target, trigger,
+    recheck_at) is always decided at once; the words are only needed when shown (status,
+    explain, logs) or written down (an audit record is built from them before it is
+    persisted). Equal when all fields but `recheck_at` are; the words are only worded to
+    compare when everything else is already equal.
+    """
+
+    __slots__ = (
+        "_evidence",
+        "_reason",
+        "at",
+        "channel",
+        "current",
+        "drift",
+        "kind",
+        "recheck_at",
+        "target",
+        "trigger",
+    )
+    channel: Final[ChannelKey]
+    kind: Final[DecisionKind]
+    at: Final[float]
+    current: Final[str | None]
+    target: Final[str | None]
+    trigger: Final[Trigger | None]
+    drift: Final[bool]
+    recheck_at: Final[float]
     """Until then the same inputs give the same decision (the next timer: confirm, cooldown,
     brake, grace, failback delay, pause end); its reason's countdowns are worded at `at`."""
+    _reason: str | Wording
+    _evidence: Evidence | Callable[[], Evidence]
+
+    def __init__(
+        self,
+        channel: ChannelKey,
+        kind: DecisionKind,
+        reason: str | Wording,
+        at: float,
+        *,
+        current: str | None = None,
+        target: str | None = None,
+        trigger: Trigger | None = None,
+        evidence: Evidence | Callable[[], Evidence] = (),
+        drift: bool = False,
+        recheck_at: float = math.inf,
+    ) -> None:
+        self.channel = channel
+        self.kind = kind
+        self._reason = reason
+        self.at = at
+        self.current = current
+        self.target = target
+        self.trigger = trigger
+        self._evidence = evidence
+        self.drift = drift
+        self.recheck_at = recheck_at
+
+    @property
+    def reason(self) -> str:
+        text = self._reason = _worded(self._reason)  # worded once, then kept
+        return text
+
+    @property
+    def evidence(self) -> Evidence:
+        evidence = self._evidence
+        if not isinstance(evidence, tuple):
+            evidence = self._evidence = evidence()  # worded once, then kept
+        return evidence
 
     @property
     def acts(self) -> bool:
         return self.kind is DecisionKind.SWITCH
+
+    def replace(self, **changes: Any) -> Decision:
+        """A copy with `changes` (as `dataclasses.replace`); words not yet worded stay lazy."""
+        fields: dict[str, Any] = {
+            "channel": self.channel,
+            "kind": self.kind,
+            "reason": self._reason,
+            "at": self.at,
+            "current": self.current,
+            "target": self.target,
+            "trigger": self.trigger,
+            "evidence": self._evidence,
+            "drift": self.drift,
+            "recheck_at": self.recheck_at,
+        }
+        return Decision(**{**fields, **changes})
+
+    def _facts(self) -> tuple[object, ...]:
+        return (self.channel, self.kind, self.at, self.current, self.target, self.trigger)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (
+            self._facts() == other._facts()
+            and self.drift == other.drift
+            and self.reason == other.reason
+            and self.evidence == other.evidence
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._facts())
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(channel={self.channel!r}, kind={self.kind!r}, reason={self.reason!r}, "
+            f"at={self.at!r}, current={self.current!r}, target={self.target!r}, "
+            f"trigger={self.trigger!r}, evidence={self.evidence!r}, drift={self.drift!r}, "
+            f"recheck_at={self.recheck_at!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

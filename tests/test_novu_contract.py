@@ -3,7 +3,6 @@ Novu's OpenAPI document (tests/openapi_contract.py), on success and on error pat
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -183,7 +182,7 @@ async def test_an_actuator_switch_and_activation_keep_to_the_contract() -> None:
     )
     assert (await actuator.execute(rule, decision)).ok
     sim.integration("ses-backup").active = False  # primary but inactive: PUT is the fix
-    activate = dataclasses.replace(decision, current="ses-backup")
+    activate = decision.replace(current="ses-backup")
     assert (await actuator.execute(rule, activate)).ok
     methods = [r.method for r, _ in recording.exchanges]
     assert methods == ["GET", "POST", "GET", "GET", "PUT", "GET"]

@@ -7,6 +7,7 @@ they are no positive evidence for `up` and they do not block `down_when: all`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 from daemon.health.text import headline
@@ -29,6 +30,7 @@ def candidate_health(
     `since` is `previous.since` while the state is unchanged from `previous`, else `now`.
     `previous` must have been judged under the same `down_when`: when its signals are the
     same, it is returned as it is (nothing to re-judge, no reason to re-word).
+    The state is judged here from counts; the reason is worded on first use (`_reason`).
     """
     if previous is not None and previous.integration != integration:
         msg = f"previous health of {previous.integration!r} given for {integration!r}"
@@ -36,6 +38,46 @@ def candidate_health(
     given = tuple(signals)
     if previous is not None and previous.signals == given and given:
         return previous
+    return judge_candidate(integration, given, down_when=down_when, previous=previous, now=now)
+
+
+def judge_candidate(
+    integration: str,
+    given: tuple[SignalHealth, ...],
+    *,
+    down_when: DownWhen,
+    previous: CandidateHealth | None,
+    now: float,
+) -> CandidateHealth:
+    """`candidate_health` for signals known to differ from `previous.signals`."""
+    down = up = abstain = 0
+    for s in given:
+        if s.state is Health.DOWN:
+            down += 1
+        elif s.passive:
+            abstain += 1  # a passive signal that does not fire abstains, quiet or unheard
+        elif s.state is Health.UP:
+            up += 1
+    if _says_down(down_when, down=down, counted=len(given) - abstain):
+        state = Health.DOWN
+    elif up:
+        state = Health.UP
+    else:
+        state = Health.UNKNOWN
+    since = previous.since if previous is not None and previous.state is state else now
+    return CandidateHealth(
+        integration=integration,
+        state=state,
+        reason=partial(_reason, given, down_when, state, since),
+        since=since,
+        signals=given,
+    )
+
+
+def _reason(
+    given: tuple[SignalHealth, ...], down_when: DownWhen, state: Health, since: float | None
+) -> str:
+    """'up since ...: 2/3 probes up (http, statuspage), ...' for a state judged from `given`."""
     down = [s for s in given if s.state is Health.DOWN]
     up = [s for s in given if s.state is Health.UP and not s.passive]
     quiet = [s for s in given if s.state is Health.UP and s.passive]
@@ -43,23 +85,13 @@ def candidate_health(
     abstain = [s for s in given if s.passive and s.state is not Health.DOWN]
     counted = len(given) - len(abstain)
     rule = _rule_tag(down_when, down=len(down), counted=counted, abstain=abstain)
-    if _says_down(down_when, down=len(down), counted=counted):
-        state = Health.DOWN
+    if state is Health.DOWN:
         body = "; ".join(f"{s.signal} {s.reason}" for s in down) + f" [{rule}]"
-    elif up:
-        state = Health.UP
+    elif state is Health.UP:
         body = _up_body(given, up=up, quiet=quiet, down=down, rule=rule)
     else:
-        state = Health.UNKNOWN
         body = _unknown_body(given, down=down, rule=rule)
-    since = previous.since if previous is not None and previous.state is state else now
-    return CandidateHealth(
-        integration=integration,
-        state=state,
-        reason=headline(state, since, body),
-        since=since,
-        signals=given,
-    )
+    return headline(state, since, body)
 
 
 def _says_down(down_when: DownWhen, *, down: int, counted: int) -> bool:

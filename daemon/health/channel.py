@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from daemon.health.candidate import candidate_health
+from daemon.health.candidate import judge_candidate
 from daemon.health.signal_state import SignalState, signal_health
 from daemon.model import CandidateHealth
 from daemon.rules.model import ChannelRule
@@ -38,7 +38,7 @@ def channel_health(
         if before is not None and before.signals == given:
             health[integration] = before
             continue
-        health[integration] = candidate_health(
+        health[integration] = judge_candidate(
             integration, given, down_when=down_when, previous=before, now=now
         )
     return health

@@ -3,14 +3,14 @@
 Two steps. `daemon.policy.intent.channel_needs` says what the channel needs (keep it, fail over,
 fail back, or a final answer such as NOT_MANAGED); `_gate` then applies what may hold a
 wanted switch back (startup grace, confirm, no target, brake, cooldown, dry run), in the
-order an operator would want to hear about them.
+order an operator would want to hear about them. Reasons are wording functions, worded
+only when shown (see `daemon.model.Wording`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 
 from daemon.durations import format_duration
 from daemon.model import (
@@ -20,6 +20,7 @@ from daemon.model import (
     Decision,
     DecisionKind,
     Pause,
+    Wording,
 )
 from daemon.policy.history import brake_status, cooldown_until, observe_primary
 from daemon.policy.intent import Intent, channel_needs
@@ -62,14 +63,16 @@ def decide(
     )
     if pause is None or not pause.active(now):
         return decision
-    without = f"without the pause ({decision.kind.value}): {decision.reason}"
     return Decision(
         channel=rule.key,
         kind=DecisionKind.PAUSED,
-        reason=pause_phrase(pause),
+        reason=lambda: pause_phrase(pause),
         at=now,
         current=decision.current,
-        evidence=(without, *decision.evidence),
+        evidence=lambda: (
+            f"without the pause ({decision.kind.value}): {decision.reason}",
+            *decision.evidence,
+        ),
         drift=decision.drift,
         recheck_at=min(decision.recheck_at, math.inf if pause.until is None else pause.until),
     )
@@ -110,8 +113,13 @@ def _unpaused(
     if not drift:
         return result
     assert primary is not None
-    note = f"primary changed outside novu-failover: {known} -> {primary.identifier}; respected"
-    return replace(result, reason=f"{note}; {result.reason}", drift=True)
+    decided, seen = result, primary.identifier
+    return decided.replace(
+        reason=lambda: (
+            f"primary changed outside novu-failover: {known} -> {seen}; respected; {decided.reason}"
+        ),
+        drift=True,
+    )
 
 
 def _gate(
@@ -125,42 +133,75 @@ def _gate(
     dry_run: bool,
 ) -> Decision:
     """Turn a wanted switch into a Decision: the first timer or limit that holds it wins."""
-    base = Decision(
+    kind, reason, recheck_at = _held_by(
+        intent, policy=policy, history=history, started_at=started_at, now=now, dry_run=dry_run
+    )
+    return Decision(
         channel=channel,
-        kind=DecisionKind.WAIT,
-        reason="",
+        kind=kind,
+        reason=reason,
         at=now,
         current=intent.current,
         target=intent.target,
         trigger=None if intent.target is None else intent.trigger,
         evidence=intent.evidence,
+        recheck_at=recheck_at,
     )
+
+
+def _held_by(
+    intent: Intent,
+    *,
+    policy: Policy,
+    history: ChannelHistory,
+    started_at: float,
+    now: float,
+    dry_run: bool,
+) -> tuple[DecisionKind, Wording, float]:
+    """(kind, reason, recheck_at): what holds the switch back, in that order, or nothing."""
     grace_end = started_at + policy.startup_grace
     if now < grace_end:
-        reason = f"startup grace {left(grace_end, now)}; {intent.then}"
-        return replace(base, reason=reason, recheck_at=grace_end)
-    if intent.confirm_until is not None and now < intent.confirm_until:
-        confirm = format_duration(policy.confirm)
-        reason = (
-            f"confirming {intent.current} is down for {confirm} "
-            f"{left(intent.confirm_until, now)}; {intent.then}"
+        return (
+            DecisionKind.WAIT,
+            lambda: f"startup grace {left(grace_end, now)}; {intent.then()}",
+            grace_end,
         )
-        return replace(base, reason=reason, recheck_at=intent.confirm_until)
+    confirm_until = intent.confirm_until
+    if confirm_until is not None and now < confirm_until:
+        return (
+            DecisionKind.WAIT,
+            lambda: (
+                f"confirming {intent.current} is down for "
+                f"{format_duration(policy.confirm)} {left(confirm_until, now)}; {intent.then()}"
+            ),
+            confirm_until,
+        )
     if intent.target is None:
-        return replace(base, kind=DecisionKind.HOLD, reason=intent.held)
+        return DecisionKind.HOLD, intent.held, math.inf
     count, blocked_until = brake_status(policy, history, now=now)
     if blocked_until is not None:
-        switches = "switch" if count == 1 else "switches"
-        reason = (
-            f"brake: {count} automatic {switches} in {format_duration(policy.brake.per)}; "
-            f"blocked until {iso(blocked_until)} or ack; {intent.then}"
+        until = blocked_until
+        return (
+            DecisionKind.BLOCKED,
+            lambda: (
+                f"brake: {count} automatic {'switch' if count == 1 else 'switches'} "
+                f"in {format_duration(policy.brake.per)}; blocked until {iso(until)} or ack; "
+                f"{intent.then()}"
+            ),
+            until,
         )
-        return replace(base, kind=DecisionKind.BLOCKED, reason=reason, recheck_at=blocked_until)
     cooldown_end = cooldown_until(policy, history)
     if not intent.urgent and cooldown_end is not None and now < cooldown_end:
-        reason = f"cooldown after the last switch {left(cooldown_end, now)}; {intent.then}"
-        return replace(base, reason=reason, recheck_at=cooldown_end)
+        end = cooldown_end
+        return (
+            DecisionKind.WAIT,
+            lambda: f"cooldown after the last switch {left(end, now)}; {intent.then()}",
+            end,
+        )
     if dry_run:
-        reason = f"dry run: would {intent.action}: {intent.why}"
-        return replace(base, kind=DecisionKind.WOULD_SWITCH, reason=reason)
-    return replace(base, kind=DecisionKind.SWITCH, reason=f"{intent.action}: {intent.why}")
+        return (
+            DecisionKind.WOULD_SWITCH,
+            lambda: f"dry run: would {intent.action}: {intent.why()}",
+            math.inf,
+        )
+    return DecisionKind.SWITCH, lambda: f"{intent.action}: {intent.why()}", math.inf

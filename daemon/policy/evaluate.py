@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from daemon.model import CandidateHealth, ChannelHistory, ChannelView, Decision, Pause
 from daemon.policy.decide import decide
@@ -17,10 +18,10 @@ from daemon.policy.targets import ReadinessLike
 from daemon.rules.model import ChannelRule
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Evaluation:
-    decision: Decision
-    inputs: tuple[object, ...]
+    decision: Final[Decision]
+    inputs: Final[tuple[object, ...]]
     """What the decision was reached from (compared by identity first, then value)."""
 
 

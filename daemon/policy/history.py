@@ -55,7 +55,9 @@ def acknowledge_brake(history: ChannelHistory, *, now: float) -> ChannelHistory:
 
 def last_switch(history: ChannelHistory) -> Switch | None:
     """The most recent switch (of any trigger), if any."""
-    return max(history.switches, key=lambda s: s.at, default=None)
+    if not history.switches:
+        return None
+    return max(history.switches, key=lambda s: s.at)
 
 
 def brake_status(
@@ -66,6 +68,8 @@ def brake_status(
     Counts failover/failback switches with `at` in (now - per, now] and after the ack. The
     channel is blocked while that count is >= max, until enough of them age out of the window.
     """
+    if not history.switches:
+        return 0, None
     acked = history.brake_acked_at
     counted = sorted(
         s.at

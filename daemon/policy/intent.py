@@ -2,14 +2,17 @@
 
 `channel_needs` returns either a final Decision (KEEP, NOT_MANAGED) or an `Intent`: a switch
 the channel wants, which `daemon.policy.decide` then passes through its timers and limits.
+What the channel needs is judged at once; every reason and piece of evidence is a wording
+function, worded only when shown (see `daemon.model.Wording`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Final, Literal
 
 from daemon.durations import format_duration
 from daemon.model import (
@@ -18,8 +21,10 @@ from daemon.model import (
     ChannelView,
     Decision,
     DecisionKind,
+    Evidence,
     Health,
     Integration,
+    Wording,
 )
 from daemon.policy.history import last_switch
 from daemon.policy.targets import Eligibility, ReadinessLike, judge
@@ -27,19 +32,22 @@ from daemon.policy.text import health_phrase, iso, signal_tally
 from daemon.rules.model import ChannelRule, Failback
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Intent:
-    """A switch the channel wants, before timers and limits have their say."""
+    """A switch the channel wants, before timers and limits have their say.
 
-    trigger: Literal["failover", "failback"]
-    current: str | None
-    target: str | None
-    why: str
-    held: str
-    """The HOLD reason when there is no target."""
-    evidence: tuple[str, ...]
-    confirm_until: float | None = None
-    urgent: bool = False
+    Fields are `Final` rather than the dataclass frozen, which would pay a function call
+    per field on every decision that wants a switch."""
+
+    trigger: Final[Literal["failover", "failback"]]
+    current: Final[str | None]
+    target: Final[str | None]
+    why: Final[Wording]
+    held: Final[Wording]
+    """Words the HOLD reason when there is no target."""
+    evidence: Final[Callable[[], Evidence]]
+    confirm_until: Final[float | None] = None
+    urgent: Final[bool] = False
     """The channel has no working primary (sends fail): no confirm, no cooldown."""
 
     @property
@@ -51,10 +59,9 @@ class Intent:
             return f"reactivate {self.target}"
         return f"{verb} {self.current} -> {self.target}"
 
-    @property
     def then(self) -> str:
         """What it would do once the timer is over: `then fail over a -> b: why`."""
-        return f"then {self.action}: {self.why}" if self.target else self.held
+        return f"then {self.action}: {self.why()}" if self.target else self.held()
 
 
 def channel_needs(
@@ -69,13 +76,15 @@ def channel_needs(
 ) -> Decision | Intent:
     """What the channel needs, from the primary's state: a final Decision or a wanted switch."""
     if primary is not None and rule.candidate(primary.identifier) is None:
-        reason = f"primary {primary.identifier} is not a candidate of {rule.key}; not touching it"
+        identifier = primary.identifier
         return Decision(
             channel=rule.key,
             kind=DecisionKind.NOT_MANAGED,
-            reason=reason,
+            reason=lambda: (
+                f"primary {identifier} is not a candidate of {rule.key}; not touching it"
+            ),
             at=now,
-            current=primary.identifier,
+            current=identifier,
         )
     if primary is None or not primary.active:
         return _broken(rule, primary, health=health, view=view, now=now, readiness=readiness)
@@ -88,10 +97,10 @@ def channel_needs(
         return Decision(
             channel=rule.key,
             kind=DecisionKind.KEEP,
-            reason=f"primary {current} health unknown; never switching without evidence",
+            reason=lambda: f"primary {current} health unknown; never switching without evidence",
             at=now,
             current=current,
-            evidence=(health_phrase(current, current_health, now=now),),
+            evidence=lambda: (health_phrase(current, current_health, now=now),),
         )
     assert current_health is not None
     return _failback_or_keep(
@@ -122,8 +131,12 @@ def _judge_all(
     ]
 
 
-def _skipped(passed_over: list[Eligibility]) -> tuple[str, ...]:
-    return tuple(f"skipped {j.refusal}" for j in passed_over)
+def _refusal(judged: Eligibility) -> str:
+    return "" if judged.refusal is None else judged.refusal()
+
+
+def _skipped(passed_over: list[Eligibility]) -> Evidence:
+    return tuple(f"skipped {_refusal(j)}" for j in passed_over)
 
 
 def _pick(judged: list[Eligibility]) -> tuple[Eligibility | None, list[Eligibility]]:
@@ -134,7 +147,7 @@ def _pick(judged: list[Eligibility]) -> tuple[Eligibility | None, list[Eligibili
     return None, judged
 
 
-def _target_evidence(target: Eligibility | None, *, now: float) -> tuple[str, ...]:
+def _target_evidence(target: Eligibility | None, *, now: float) -> Evidence:
     if target is None:
         return ()
     return (health_phrase(target.identifier, target.health, now=now), *target.notes)
@@ -143,7 +156,7 @@ def _target_evidence(target: Eligibility | None, *, now: float) -> tuple[str, ..
 def _no_candidate(passed_over: list[Eligibility]) -> str:
     if not passed_over:
         return "no other candidate to switch to"
-    return "no healthy candidate: " + ", ".join(str(j.refusal) for j in passed_over)
+    return "no healthy candidate: " + ", ".join(_refusal(j) for j in passed_over)
 
 
 def _failover(
@@ -162,14 +175,17 @@ def _failover(
     current_health = health.get(current)
     since = None if current_health is None else current_health.since
     down_since = now if since is None else since  # unknown since when: confirm from now
-    why = f"primary {health_phrase(current, current_health, now=now)}"
+
+    def why() -> str:
+        return f"primary {health_phrase(current, current_health, now=now)}"
+
     return Intent(
         trigger="failover",
         current=current,
         target=None if target is None else target.identifier,
         why=why,
-        held=f"{why}; {_no_candidate(passed_over)}",
-        evidence=(
+        held=lambda: f"{why()}; {_no_candidate(passed_over)}",
+        evidence=lambda: (
             health_phrase(current, current_health, now=now),
             *_target_evidence(target, now=now),
             *_skipped(passed_over),
@@ -195,17 +211,20 @@ def _broken(
     every = [c.integration for c in rule.candidates]
     judged = _judge_all(rule, every, health=health, view=view, now=now, readiness=readiness)
     target, passed_over = _pick(judged)
-    if primary is None:
-        why = "no primary integration in Novu (sends fail)"
-    else:
-        why = f"primary {primary.identifier} is inactive (sends fail)"
+    current = None if primary is None else primary.identifier
+
+    def why() -> str:
+        if current is None:
+            return "no primary integration in Novu (sends fail)"
+        return f"primary {current} is inactive (sends fail)"
+
     return Intent(
         trigger="failover",
-        current=None if primary is None else primary.identifier,
+        current=current,
         target=None if target is None else target.identifier,
         why=why,
-        held=f"{why}; {_no_candidate(passed_over)}",
-        evidence=(*_target_evidence(target, now=now), *_skipped(passed_over)),
+        held=lambda: f"{why()}; {_no_candidate(passed_over)}",
+        evidence=lambda: (*_target_evidence(target, now=now), *_skipped(passed_over)),
         urgent=True,
     )
 
@@ -222,31 +241,33 @@ def _failback_or_keep(
     readiness: Mapping[str, ReadinessLike] | None = None,
 ) -> Decision | Intent:
     """The primary is up: keep it, unless failback is on and a preferred candidate is ready."""
-    up = f"no action: primary {current} is up ({signal_tally(current_health)})"
     keep = Decision(
         channel=rule.key,
         kind=DecisionKind.KEEP,
-        reason=up,
+        reason=partial(_up_reason, current, current_health),
         at=now,
         current=current,
-        evidence=(health_phrase(current, current_health, now=now),),
+        evidence=partial(_health_evidence, current, current_health, now),
     )
     failback = rule.policy.failback
-    if not isinstance(failback, Failback):
-        return keep
+    if not isinstance(failback, Failback) or rule.candidates[0].integration == current:
+        return keep  # no failback, or the primary is the most preferred candidate already
     names = [c.integration for c in rule.candidates]
     earlier = names[: names.index(current)] if current in names else names
     preferred = _judge_all(rule, earlier, health=health, view=view, now=now, readiness=readiness)
     eligible = [j for j in preferred if j.eligible]
     if not eligible:
         return keep
+    first = eligible[0].identifier
     last = last_switch(history)
     if last is not None and last.trigger == "manual" and last.to == current:
-        reason = (
-            f"no action: primary {current} is up; a person chose it at {iso(last.at)}, "
-            f"so no failback to {eligible[0].identifier}"
+        chosen_at = last.at
+        return keep.replace(
+            reason=lambda: (
+                f"no action: primary {current} is up; a person chose it at "
+                f"{iso(chosen_at)}, so no failback to {first}"
+            )
         )
-        return replace(keep, reason=reason)
     ready = [j for j in eligible if j.up_for(failback.after, now=now)]
     if not ready:
         due = [
@@ -254,9 +275,8 @@ def _failback_or_keep(
             for j in eligible
             if j.health is not None and j.health.since is not None
         ]
-        return replace(
-            keep,
-            reason=_failback_pending(current, eligible[0], failback, now=now),
+        return keep.replace(
+            reason=lambda: _failback_pending(current, eligible[0], failback, now=now),
             recheck_at=min(due, default=math.inf),
         )
     target = ready[0]
@@ -265,14 +285,22 @@ def _failback_or_keep(
         trigger="failback",
         current=current,
         target=target.identifier,
-        why=f"preferred {health_phrase(target.identifier, target.health, now=now)}",
-        held="",
-        evidence=(
+        why=lambda: f"preferred {health_phrase(target.identifier, target.health, now=now)}",
+        held=lambda: "",
+        evidence=lambda: (
             health_phrase(current, current_health, now=now),
             *_target_evidence(target, now=now),
             *(f"{j.identifier} not up for {format_duration(failback.after)} yet" for j in waiting),
         ),
     )
+
+
+def _up_reason(current: str, health: CandidateHealth) -> str:
+    return f"no action: primary {current} is up ({signal_tally(health)})"
+
+
+def _health_evidence(identifier: str, health: CandidateHealth | None, now: float) -> Evidence:
+    return (health_phrase(identifier, health, now=now),)
 
 
 def _failback_pending(

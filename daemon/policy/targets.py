@@ -1,12 +1,16 @@
-"""Which candidates may become the primary, and why the others may not."""
+"""Which candidates may become the primary, and why the others may not.
+
+Whether a candidate may is judged at once; why it may not (`Eligibility.refusal`) is worded
+only when a reason quotes it (see `daemon.model.Wording`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-from daemon.model import CandidateHealth, ChannelView, Health, Integration
+from daemon.model import CandidateHealth, ChannelView, Health, Integration, Wording
 from daemon.policy.text import health_phrase
 from daemon.rules.model import Policy
 
@@ -15,14 +19,18 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Eligibility:
-    """One candidate judged as a switch target: a refusal, or notes worth reporting."""
+    """One candidate judged as a switch target: a refusal, or notes worth reporting.
 
-    identifier: str
-    health: CandidateHealth | None
-    refusal: str | None
-    notes: tuple[str, ...] = ()
+    Fields are `Final` rather than the dataclass frozen: judged several times per decision,
+    and a frozen dataclass pays a function call per field to build."""
+
+    identifier: Final[str]
+    health: Final[CandidateHealth | None]
+    refusal: Final[Wording | None]
+    """Words why it may not become the primary; None when it may."""
+    notes: Final[tuple[str, ...]] = ()
 
     @property
     def eligible(self) -> bool:
@@ -75,25 +83,36 @@ def judge(
     candidate_health = health.get(identifier)
     integration = view.find(identifier)
     if integration is None:
-        return Eligibility(identifier, candidate_health, missing_refusal(identifier, view))
+        return Eligibility(identifier, candidate_health, lambda: missing_refusal(identifier, view))
     ready = None if readiness is None else readiness.get(identifier)
     if candidate_health is None or candidate_health.state is not Health.UP:
         if ready is not None and not ready.ready and candidate_health is not None:
             # both: the readiness reason is the shorter and says what to fix
             state = candidate_health.state.value
-            refusal = f"{identifier} {state} and not ready: {ready.summary}"
-            return Eligibility(identifier, candidate_health, refusal)
-        phrase = health_phrase(identifier, candidate_health, now=now)
-        return Eligibility(identifier, candidate_health, phrase)
+            summary = ready.summary
+            return Eligibility(
+                identifier,
+                candidate_health,
+                lambda: f"{identifier} {state} and not ready: {summary}",
+            )
+        return Eligibility(
+            identifier,
+            candidate_health,
+            lambda: health_phrase(identifier, candidate_health, now=now),
+        )
     notes: list[str] = []
     if integration.conditions:
         if not policy.allow_erase_conditions:
-            return Eligibility(identifier, candidate_health, conditions_refusal(integration))
+            return Eligibility(
+                identifier, candidate_health, lambda: conditions_refusal(integration)
+            )
         count = plural(len(integration.conditions), "condition")
         notes.append(f"set-primary will erase {identifier}'s {count} (allowed)")
     if ready is not None and not ready.ready:
-        refusal = f"{identifier} up but not ready: {ready.summary}"
-        return Eligibility(identifier, candidate_health, refusal)
+        summary = ready.summary
+        return Eligibility(
+            identifier, candidate_health, lambda: f"{identifier} up but not ready: {summary}"
+        )
     if not integration.active:
         notes.append(f"{identifier} is inactive; set-primary activates it")
     return Eligibility(identifier, candidate_health, None, tuple(notes))

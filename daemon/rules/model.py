@@ -401,7 +401,15 @@ class ChannelRule(Strict):
         return channel_key(self.environment, self.channel)
 
     def candidate(self, integration: str) -> Candidate | None:
-        return next((c for c in self.candidates if c.integration == integration), None)
+        return self._by_integration.get(integration)
+
+    @cached_property
+    def _by_integration(self) -> dict[str, Candidate]:
+        # Found once (the model is frozen): the policy asks on every decision.
+        by_integration: dict[str, Candidate] = {}
+        for candidate in self.candidates:
+            by_integration.setdefault(candidate.integration, candidate)  # the first one wins
+        return by_integration
 
 
 class FailurePattern(Strict):
@@ -422,6 +430,8 @@ class FailurePattern(Strict):
             msg = f"{value!r} is not a regular expression: {exc}"
             raise ValueError(msg) from exc
         return value
+
+
 class AlertmanagerServer(Strict):
     """One Alertmanager whose API (`GET /api/v2/alerts`) the daemon reads."""
 
