@@ -100,21 +100,31 @@ class Timeline:
             at = series[-1].at  # never out of order, even if a clock stepped back
         series.append(HealthPoint(at=at, state=state, reason=reason))
 
+    def _last_state(self, channel: str, series: SeriesKey) -> str | None:
+        log = self._channels.get(channel)
+        points = None if log is None else log.health.get(series)
+        return points[-1].state if points else None
+
     def decision(self, decision: Decision) -> None:
         """A decision; recorded when its kind, current or target differs from the last one."""
         log = self._log(decision.channel, decision.at)
-        point = DecisionPoint(
-            at=decision.at,
-            kind=decision.kind.value,
-            reason=decision.reason,
-            current=decision.current,
-            target=decision.target,
-        )
         if log.decisions:
             last = log.decisions[-1]
-            if (last.kind, last.current, last.target) == (point.kind, point.current, point.target):
-                return
-        log.decisions.append(point)
+            if (last.kind, last.current, last.target) == (
+                decision.kind.value,
+                decision.current,
+                decision.target,
+            ):
+                return  # not read: a decision's reason is worded on first use
+        log.decisions.append(
+            DecisionPoint(
+                at=decision.at,
+                kind=decision.kind.value,
+                reason=decision.reason,
+                current=decision.current,
+                target=decision.target,
+            )
+        )
 
     def action(self, channel: str, record: AuditRecord) -> None:
         """An action finished (switch, dry-run switch, failure or refusal)."""
@@ -148,7 +158,8 @@ class Timeline:
                         at=signal.since if signal.since is not None else decision.at,
                     )
             health = runtime.health.get(name)
-            if health is not None:
+            # the reason is read only for a transition: it is worded on first use
+            if health is not None and self._last_state(key, (name, None)) != health.state.value:
                 self.health(
                     key,
                     name,
