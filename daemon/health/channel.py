@@ -31,9 +31,8 @@ def channel_health(
     """
     health: dict[str, CandidateHealth] = {}
     down_when = rule.policy.down_when
-    for candidate in rule.candidates:
-        integration = candidate.integration
-        given = tuple([signal_health(signals[ref]) for ref in candidate.signal_refs()])
+    for integration, refs in rule.signal_refs:
+        given = tuple([signal_health(signals[ref]) for ref in refs])
         before = previous.get(integration)
         if before is not None and before.signals == given:
             health[integration] = before

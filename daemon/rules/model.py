@@ -404,6 +404,13 @@ class ChannelRule(Strict):
         return self._by_integration.get(integration)
 
     @cached_property
+    def signal_refs(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """`(integration, its signals' refs)` for each candidate, in order: what a channel's
+        health is judged from, found once (the model is frozen) in one compact tuple, since
+        it is walked on every evaluation of the channel."""
+        return tuple((c.integration, c.signal_refs()) for c in self.candidates)
+
+    @cached_property
     def _by_integration(self) -> dict[str, Candidate]:
         # Found once (the model is frozen): the policy asks on every decision.
         by_integration: dict[str, Candidate] = {}
