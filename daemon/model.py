@@ -45,7 +45,8 @@ fails through any provider)."""
 
 
 Wording = Callable[[], str]
-"""Words a reason from facts it closes over; pure, so calling it later gives the same text."""
+"""Words a reason from facts it closes over (immutable values, `now` included); pure, so
+calling it later, or twice from two threads at once, gives the same text."""
 Evidence = tuple[str, ...]
 
 

@@ -113,7 +113,7 @@ def _unpaused(
     if not drift:
         return result
     assert primary is not None
-    decided, seen = result, primary.identifier
+    decided, seen = result, primary.identifier  # bound once, narrowed, for the closure
     return decided.replace(
         reason=lambda: (
             f"primary changed outside novu-failover: {known} -> {seen}; respected; {decided.reason}"
@@ -158,7 +158,10 @@ def _held_by(
     now: float,
     dry_run: bool,
 ) -> tuple[DecisionKind, Wording, float]:
-    """(kind, reason, recheck_at): what holds the switch back, in that order, or nothing."""
+    """(kind, reason, recheck_at): what holds the switch back, in that order, or nothing.
+
+    The reasons are closures; the names they read are bound once (`until`, `end`), as
+    mypy does not carry a narrowed `float | None` into a closure."""
     grace_end = started_at + policy.startup_grace
     if now < grace_end:
         return (
