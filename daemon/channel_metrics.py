@@ -144,6 +144,11 @@ _FAMILIES: tuple[tuple[Family, _Render], ...] = (
 FAMILIES = tuple(family for family, _ in _FAMILIES)
 
 
+_STATE = slice(2, 8)
+"""A sample's fields from `candidates` to `blocked`: all but its labels, the last evaluation
+time and readiness."""
+
+
 def _changed(before: ChannelSample, now: ChannelSample) -> tuple[bool, ...]:
     """Which families' blocks `now` changes (in `_FAMILIES` order)."""
     candidates = before.candidates != now.candidates
@@ -193,10 +198,15 @@ class ChannelStateCollector:
                 blocks = [_block(write, sample, base) for _, write in _FAMILIES]
                 now[key] = _Kept(sample, base, blocks)
                 continue
-            base, blocks = before.base, before.blocks.copy()
-            for index, changed in enumerate(_changed(before.sample, sample)):
-                if changed:
-                    blocks[index] = _block(_FAMILIES[index][1], sample, base)
+            base, blocks, old = before.base, before.blocks, before.sample
+            if old[_STATE] == sample[_STATE] and old.ready == sample.ready:  # most channels
+                if old.evaluated_at != sample.evaluated_at:
+                    blocks = [*blocks[:-1], _block(_last_evaluation, sample, base)]
+            else:
+                blocks = blocks.copy()
+                for index, changed in enumerate(_changed(old, sample)):
+                    if changed:
+                        blocks[index] = _block(_FAMILIES[index][1], sample, base)
             now[key] = _Kept(sample, base, blocks)
         self._kept, self._version = now, version  # a channel gone from the source goes here
         for index, (family, _) in enumerate(_FAMILIES):
