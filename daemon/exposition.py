@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol
@@ -58,11 +58,38 @@ class TextFamilies(Protocol):
 
 def exposition(registry: CollectorRegistry, families: Sequence[TextFamilies], fmt: Format) -> bytes:
     """Everything `/metrics` shows, in `fmt`."""
+    return b"".join(exposition_parts(registry, families, fmt))
+
+
+def exposition_parts(
+    registry: CollectorRegistry, families: Sequence[TextFamilies], fmt: Format
+) -> list[bytes]:
+    """`exposition` in pieces (thousands: the kept blocks themselves), not joined."""
     if fmt is Format.OPENMETRICS:
         head = openmetrics.generate_latest(registry)  # type: ignore[no-untyped-call]
-        head = head.removesuffix(b"# EOF\n")
-        return b"".join([head, *(b for f in families for b in f.render(fmt)), b"# EOF\n"])
-    return b"".join([generate_latest(registry), *(b for f in families for b in f.render(fmt))])
+        parts = [head.removesuffix(b"# EOF\n")]
+    else:
+        parts = [generate_latest(registry)]
+    for family in families:
+        parts.extend(family.render(fmt))
+    if fmt is Format.OPENMETRICS:
+        parts.append(b"# EOF\n")
+    return parts
+
+
+def chunks(parts: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """`parts` joined into pieces of about `size` bytes: a body sent in a few writes,
+    without a copy of the whole exposition (13 MB at 1,000 channels) in memory."""
+    batch: list[bytes] = []
+    length = 0
+    for part in parts:
+        batch.append(part)
+        length += len(part)
+        if length >= size:
+            yield b"".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 # --- text primitives -----------------------------------------------------------------------

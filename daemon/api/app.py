@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from daemon.api.auth import actor, require_token
@@ -39,7 +39,7 @@ from daemon.api.requests import (
 from daemon.clock import Clock, SystemClock
 from daemon.control import JSON, ControlError, ControlPlane
 from daemon.durations import format_duration, parse_duration
-from daemon.exposition import TextFamilies, exposition, negotiate
+from daemon.exposition import TextFamilies, chunks, exposition_parts, negotiate
 from daemon.logs import scrub
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,14 @@ class _Api:
         fmt = negotiate(request.headers.get("accept", ""))
         # Rendered in a worker thread: even with most channels' text kept between scrapes,
         # it would hold the event loop (and /healthz, probes, the API) for milliseconds.
-        body = await asyncio.to_thread(exposition, self.registry, self.families, fmt)
-        return Response(body, headers={"content-type": fmt.content_type})
+        # Sent in ~1 MB pieces: no 13 MB copy of the whole exposition at 1,000 channels.
+        parts = await asyncio.to_thread(exposition_parts, self.registry, self.families, fmt)
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in chunks(parts):
+                yield chunk
+
+        return StreamingResponse(body(), headers={"content-type": fmt.content_type})
 
     async def healthz(self, request: Request) -> Response:
         try:
