@@ -36,8 +36,6 @@ from daemon.channel_series import (
 )
 from daemon.exposition import Format, label_values
 
-__all__ = ["ACTION_BUCKETS", "SIGNAL_BUCKETS", "ChannelCounters"]
-
 
 class ChannelCounters:
     """The per-channel counting families (`FAMILIES`), for every channel.

@@ -20,12 +20,10 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
 from daemon import __version__
-from daemon.channel_counters import ACTION_BUCKETS, SIGNAL_BUCKETS, ChannelCounters
+from daemon.channel_counters import ChannelCounters
 from daemon.channel_metrics import ChannelSource, ChannelStateCollector
 from daemon.exposition import Format, TextFamilies, exposition, label_values, negotiate
 from daemon.model import AuditResult, DecisionKind, FailureClass, Trigger
-
-__all__ = ["ACTION_BUCKETS", "SIGNAL_BUCKETS", "Metrics"]
 
 PREFIX = "novu_failover_"
 
