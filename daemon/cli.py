@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from daemon import __version__
+from daemon.heap import collector_paused
 
 # subcommand -> (module under daemon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with collector_paused():  # the imports of every command
+        args = build_parser().parse_args(argv)
     code: int = args._module.run(args)
     return code
 
