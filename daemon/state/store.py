@@ -21,6 +21,7 @@ from daemon.policy.history import HISTORY_KEEP_SECONDS, forget_old_switches
 from daemon.state.audit import AUDIT_FILE, MAX_LINE_BYTES, AuditTrail
 from daemon.state.codec import Scrub, StateDecodeError, audit_of, dumps, encode_audit, validate
 from daemon.state.files import write_atomically
+from daemon.state.pieces import HistoryPieces
 from daemon.state.replay import replay_open_actions
 from daemon.state.schema import AuditDoc, StateDoc
 from daemon.state.statefile import (
@@ -58,6 +59,7 @@ class StateStore:
         self._lock = threading.RLock()
         self._mem = StateContents()
         self._retention: dict[ChannelKey, float] = {}
+        self._pieces = HistoryPieces(scrub)  # each history encoded once, until it changes
         self._dirty = False  # state.json lags memory's open actions (an index write failed)
         self._trail = AuditTrail(directory, max_bytes=audit_max_bytes, keep=audit_keep)
 
@@ -115,12 +117,14 @@ class StateStore:
     def _write(self, mem: StateContents) -> None:
         """Write `mem` as state.json, then make it (as read back) the memory. StateError if
         it cannot be encoded within the schema's bounds or written; memory is then unchanged."""
-        doc, raw = encode_state(
+        stored, raw = encode_state(
             mem,
             path=self.state_path,
             scrub=self._scrub,
             prune=self._pruned,
             position=(self._trail.generation, self._trail.size),
+            pieces=self._pieces,
+            retention=self._retention,
         )
         try:
             write_atomically(self.state_path, raw)
@@ -129,7 +133,7 @@ class StateStore:
                 f"{self.state_path}: cannot write state, nothing was changed: {exc.strerror or exc}"
             )
             raise StateError(msg) from exc
-        self._mem = contents_of(doc)
+        self._mem = stored
         self._dirty = False
         for name in self._trail.prune():
             log_event(_log, logging.WARNING, "state.audit_rotate", f"cannot delete old {name}")
