@@ -28,6 +28,7 @@ from daemon.policy.history import HISTORY_KEEP_SECONDS, forget_old_switches
 from daemon.state.audit import AUDIT_FILE, MAX_LINE_BYTES, AuditTrail
 from daemon.state.codec import Scrub, StateDecodeError, audit_of, dumps, encode_audit, validate
 from daemon.state.files import write_atomically
+from daemon.state.pieces import HistoryPieces
 from daemon.state.replay import replay_open_actions
 from daemon.state.schema import AuditDoc, StateDoc
 from daemon.state.statefile import (
@@ -66,6 +67,7 @@ class StateStore:
         self._mem = StateContents()
         self._retention: dict[ChannelKey, float] = {}
         self._trail_lock = threading.Lock()  # the trail, `_open`, `_changes`
+        self._pieces = HistoryPieces(scrub)  # each history encoded once, until it changes
         self._trail = AuditTrail(directory, max_bytes=audit_max_bytes, keep=audit_keep)
         self._open: dict[str, AuditRecord] = {}  # the index of open actions (`_mem`'s is stale)
         self._changes = 0  # index changes and rotations not yet in state.json
@@ -132,12 +134,14 @@ class StateStore:
             opened = dict(self._open)
             position = (self._trail.generation, self._trail.size)
             changes = self._changes
-        doc, raw = encode_state(
+        stored, raw = encode_state(
             replace(mem, open_actions=opened),
             path=self.state_path,
             scrub=self._scrub,
             prune=self._pruned,
             position=position,
+            pieces=self._pieces,
+            retention=self._retention,
         )
         try:
             write_atomically(self.state_path, raw)
@@ -146,7 +150,7 @@ class StateStore:
                 f"{self.state_path}: cannot write state, nothing was changed: {exc.strerror or exc}"
             )
             raise StateError(msg) from exc
-        self._mem = contents_of(doc)
+        self._mem = stored
         with self._trail_lock:
             self._changes -= changes  # those made while writing are still to be written
             pruned = [] if self._trail.closed else self._trail.prune(before=position[0])
