@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -19,6 +18,9 @@ from daemon.api.page_model import STATES, build_page
 from daemon.api.requests import ApiError
 from daemon.control import JSON, ControlPlane
 from daemon.durations import parse_duration
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 WINDOWS = ("15m", "1h", "3h", "6h", "24h")
 DEFAULT_WINDOW = "3h"
@@ -45,6 +47,8 @@ class TimelineSource(Protocol):
 
 @cache
 def _templates() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined  # noqa: PLC0415 - not at start-up
+
     return Environment(
         loader=PackageLoader("daemon.api", "templates"),
         autoescape=True,  # every value, whatever the template's file name
