@@ -244,6 +244,7 @@ class Daemon:
 
     async def _tick(self) -> None:
         self._alerts.expire()
+        self.state.catch_up()  # state.json's index of open actions, if the trail moved on
         for owner in self._owners.values():
             if owner.due(self._clock.now()):  # most channels: nothing changed, no timer ended
                 owner.kick()
