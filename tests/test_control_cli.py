@@ -28,6 +28,7 @@ from starlette.types import ASGIApp
 from daemon.api import create_app
 from daemon.cli import COMMANDS
 from daemon.commands import control
+from daemon.control import SUMMARY
 
 TOKEN = "cli-test-token"
 
@@ -122,6 +123,7 @@ EXPECTED_STATUS = (
     """\
 novu-failover 0.1.0, up 1h
 rules /etc/novu-failover/rules.yaml (loaded 1h ago)
+2 channel(s): 1 blocked, 1 held
 
 production/email
   primary   sendgrid-main
@@ -421,13 +423,14 @@ def test_status_events_and_explain_render_absurd_times_without_crashing(
 ) -> None:
     """A daemon (an older one, or damaged state) may answer with times no calendar holds."""
     plane = daemon.plane
-    status, explain = plane.status(), plane.explain("production/email")
+    explain = plane.explain("production/email")
     events = asyncio.run(plane.events(limit=50, offset=0))
 
     async def absurd_events(**kwargs: object) -> object:
         return _absurd(events, value)
 
-    monkeypatch.setattr(plane, "status", lambda: _absurd(status, value))
+    status_of = plane.status
+    monkeypatch.setattr(plane, "status", lambda query=SUMMARY: _absurd(status_of(query), value))
     monkeypatch.setattr(plane, "explain", lambda channel: _absurd(explain, value))
     monkeypatch.setattr(plane, "events", absurd_events)
     for argv in (["status"], ["explain", "production/email"], ["events"]):

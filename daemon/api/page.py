@@ -7,7 +7,8 @@ both. It refreshes itself with a meta refresh, so it reads the same without Java
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Protocol
 
@@ -17,7 +18,8 @@ from starlette.responses import HTMLResponse, Response
 
 from daemon.api.page_model import STATES, build_page
 from daemon.api.requests import ApiError
-from daemon.control import JSON, ControlPlane
+from daemon.api.status_query import FILTERS, parse_status_query
+from daemon.control import CHANNEL_STATES, JSON, SUMMARY, ControlPlane, StatusQuery
 from daemon.durations import parse_duration
 
 WINDOWS = ("15m", "1h", "3h", "6h", "24h")
@@ -37,9 +39,18 @@ HEADERS = {
 }
 
 
+MAX_CARDS = 50
+"""Channels drawn in full (timeline, candidates, signals) on one page; past this, every
+selected channel gets a row of the overview and only those not ok get a card."""
+PAGE_PARAMETERS = ("window", "refresh", *FILTERS)
+
+
 class TimelineSource(Protocol):
-    def snapshot(self, *, since: float) -> Mapping[str, JSON]:
-        """Per channel key: health transitions, decisions and actions from `since` on."""
+    def snapshot(
+        self, *, since: float, channels: Iterable[str] | None = None
+    ) -> Mapping[str, JSON]:
+        """Per channel key (of `channels`, or all): health transitions, decisions and
+        actions from `since` on."""
         ...
 
 
@@ -62,8 +73,12 @@ def render_page(
     window: float,
     window_label: str,
     refresh: int,
+    overview: JSON | None = None,
+    query: StatusQuery = SUMMARY,
 ) -> str:
-    """The page's HTML for a status (as `/v1/status` serves it) and the channels' timelines."""
+    """The page's HTML for a status in full (as `/v1/status?detail=full` serves it) and the
+    channels' timelines; `overview`, a summary status of more channels than get a card,
+    adds a row per channel."""
     model = build_page(
         status,
         dict(timelines),
@@ -71,6 +86,8 @@ def render_page(
         window_label=window_label,
         refresh=refresh,
         windows=WINDOWS,
+        overview=overview,
+        filters=_filters(query),
     )
     return _templates().get_template("status.html.j2").render(page=model, states=STATES)
 
@@ -114,10 +131,42 @@ class StatusPage:
         self._timeline = timeline
 
     async def __call__(self, request: Request) -> Response:
+        query = parse_status_query(request.query_params, accepted=PAGE_PARAMETERS)
         window, label = parse_window(request.query_params.get("window"))
         refresh = parse_refresh(request.query_params.get("refresh"))
-        status = self._plane.status()
+        status, overview = self._statuses(query)
         since = status["now"] - window
-        timelines = self._timeline.snapshot(since=since) if self._timeline else {}
-        html = render_page(status, timelines, window=window, window_label=label, refresh=refresh)
+        keys = [c["channel"] for c in status["channels"]]
+        timelines = self._timeline.snapshot(since=since, channels=keys) if self._timeline else {}
+        html = render_page(
+            status,
+            timelines,
+            window=window,
+            window_label=label,
+            refresh=refresh,
+            overview=overview,
+            query=query,
+        )
         return HTMLResponse(html, headers=HEADERS)
+
+    def _statuses(self, query: StatusQuery) -> tuple[JSON, JSON | None]:
+        """The channels to draw in full, and (past MAX_CARDS channels) the summary of all
+        selected ones for the overview. A thousand channels in full would be ~15 MB of HTML."""
+        summary = self._plane.status(replace(query, detail="summary"))
+        channels = summary["channels"]
+        if len(channels) <= MAX_CARDS:
+            return self._plane.status(replace(query, detail="full")), None
+        attention = [c["channel"] for c in channels if c["state"] != "ok"][:MAX_CARDS]
+        full = [
+            self._plane.status(StatusQuery(detail="full", channel=key))["channels"][0]
+            for key in attention
+        ]
+        return {**summary, "detail": "full", "channels": full}, summary
+
+
+def _filters(query: StatusQuery) -> tuple[tuple[str, str], ...]:
+    """The page's filters as (parameter, value), for its links and its heading."""
+    filters = [("environment", query.environment), ("channel", query.channel)]
+    if query.states:
+        filters.append(("state", ",".join(s for s in CHANNEL_STATES if s in query.states)))
+    return tuple((name, value) for name, value in filters if value)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable
 from uuid import uuid4
 
-from daemon.control import JSON, ControlError
+from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
 from daemon.logs import log_event
 from daemon.model import AuditAction, AuditRecord, Decision, DecisionKind, Pause
 from daemon.policy import acknowledge_brake, check_manual_target
@@ -35,8 +35,8 @@ class DaemonControl:
     def ready(self) -> tuple[bool, JSON]:
         return self._daemon.ready()
 
-    def status(self) -> JSON:
-        return self._daemon.status()
+    def status(self, query: StatusQuery = SUMMARY) -> JSON:
+        return self._daemon.status(query)
 
     async def events(self, *, limit: int, offset: int) -> JSON:
         # a page deep in a large trail reads files: off the event loop

@@ -19,7 +19,7 @@ from daemon import __version__
 from daemon.actuator import Actuator
 from daemon.alerts import Alert
 from daemon.clock import Clock
-from daemon.control import JSON, ControlError
+from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
 from daemon.logs import log_event
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView, Observation
@@ -41,7 +41,7 @@ from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, hand_over, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
 from daemon.service.timeline import Timeline
-from daemon.service.views import events_json, explain_json, ready_json, status_json
+from daemon.service.views import events_json, explain_json, known_names, ready_json, status_json
 from daemon.settings import Settings
 from daemon.signals import probe_jitter
 from daemon.state import StateStore
@@ -186,11 +186,11 @@ class Daemon:
         return self._settings.action_timeout
 
     def owner(self, channel: str) -> ChannelOwner:
-        """The channel's owner; ControlError 404 naming the known channels otherwise."""
+        """The channel's owner; ControlError 404 naming (some of) the known channels otherwise."""
         owner = self._owners.get(channel)
         if owner is None:
-            known = ", ".join(sorted(self._owners)) or "none"
-            raise ControlError(404, f"no channel {channel!r} in the rules (known: {known})")
+            msg = f"no channel {channel!r} in the rules (known: {known_names(self._owners)})"
+            raise ControlError(404, msg)
         return owner
 
     def owners(self) -> list[ChannelOwner]:
@@ -358,9 +358,11 @@ class Daemon:
             state_error=self.state.error,
         )
 
-    def status(self) -> JSON:
+    def status(self, query: StatusQuery = SUMMARY) -> JSON:
         return status_json(
-            owners=self.owners(),
+            owners=self._owners,
+            environments=self.rules.environments,
+            query=query,
             store=self.store,
             now=self._clock.now(),
             rules_path=str(self._rules_path),
@@ -381,6 +383,7 @@ class Daemon:
             store=self.store,
             now=self._clock.now(),
             started_at=self._started_at,
+            dry_run=self._settings.dry_run,
         )
 
     def refresh_pause_metrics(self) -> None:
