@@ -179,12 +179,13 @@ def _head(owner: ChannelOwner, *, store: StateStore, now: float, full: bool) -> 
 
 def _candidate_summaries(owner: ChannelOwner) -> list[JSON]:
     runtime = owner.runtime
-    view = runtime.view
+    # once per channel, not a scan of the view per candidate (a thousand channels)
+    found = {i.identifier: i for i in runtime.view.integrations} if runtime.view else {}
     summaries = []
     for candidate in runtime.rule.candidates:
         identifier = candidate.integration
         health = runtime.health.get(identifier)
-        integration = view.find(identifier) if view else None
+        integration = found.get(identifier)
         readiness = runtime.readiness.get(identifier)
         summaries.append(
             {
