@@ -110,7 +110,7 @@ class ControlPlane(Protocol):
         """For /readyz: rules loaded and every environment reached once; detail says what not."""
         ...
 
-    def status(self, query: StatusQuery = SUMMARY) -> JSON:
+    async def status(self, query: StatusQuery = SUMMARY) -> JSON:
         """The channels `query` selects (a summary, or in full with candidates' reasons and
         per-signal evidence): state, primary, last decision, pause, brake, cooldown; plus
         the global pause, the rules file and its reload error. ControlError 404 for a

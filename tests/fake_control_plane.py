@@ -348,8 +348,11 @@ class FakePlane:
         self._record("ready")
         return self.ready_state
 
-    def status(self, query: StatusQuery = SUMMARY) -> JSON:
-        """Like the service: every channel in full, then filtered and summarized the
+    async def status(self, query: StatusQuery = SUMMARY) -> JSON:
+        return self.status_now(query)
+
+    def status_now(self, query: StatusQuery = SUMMARY) -> JSON:
+        """`status` without a loop: every channel in full, then filtered and summarized the
         documented way (`daemon.control.summarize`)."""
         self._record("status", query=query)
         now = self.clock.now()

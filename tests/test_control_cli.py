@@ -29,7 +29,7 @@ from starlette.types import ASGIApp
 from daemon.api import create_app
 from daemon.cli import COMMANDS
 from daemon.commands import control
-from daemon.control import SUMMARY
+from daemon.control import SUMMARY, StatusQuery
 
 TOKEN = "cli-test-token"
 
@@ -165,7 +165,7 @@ def test_status_renders_a_table_per_channel(daemon: Served, cli: Cli) -> None:
 def test_status_json_prints_the_daemon_answer(daemon: Served, cli: Cli) -> None:
     result = cli("status", "--json")
     assert result.code == 0
-    assert json.loads(result.out) == json.loads(json.dumps(daemon.plane.status()))
+    assert json.loads(result.out) == json.loads(json.dumps(daemon.plane.status_now()))
 
 
 def test_read_commands_send_no_token(
@@ -430,8 +430,12 @@ def test_status_events_and_explain_render_absurd_times_without_crashing(
     async def absurd_events(**kwargs: object) -> object:
         return _absurd(events, value)
 
-    status_of = plane.status
-    monkeypatch.setattr(plane, "status", lambda query=SUMMARY: _absurd(status_of(query), value))
+    status_of = plane.status_now
+
+    async def absurd_status(query: StatusQuery = SUMMARY) -> object:
+        return _absurd(status_of(query), value)
+
+    monkeypatch.setattr(plane, "status", absurd_status)
     monkeypatch.setattr(plane, "explain", lambda channel: _absurd(explain, value))
     monkeypatch.setattr(plane, "events", absurd_events)
     for argv in (["status"], ["explain", "production/email"], ["events"]):

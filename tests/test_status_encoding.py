@@ -15,7 +15,7 @@ from daemon.logs import register_secret
 
 
 def _document() -> dict[str, Any]:
-    return FakePlane().status(FULL)
+    return FakePlane().status_now(FULL)
 
 
 def test_the_answer_is_the_whole_document_encoded() -> None:

@@ -116,7 +116,7 @@ def test_channel_state(changes: dict[str, Any], dry_run: bool, expected: str) ->
 
 
 def _hostile_status() -> dict[str, Any]:
-    status = FakePlane().status(FULL)
+    status = FakePlane().status_now(FULL)
     email = status["channels"][0]
     long_name = "x" * 10_000 + HOSTILE
     email["decision"]["reason"] = f"primary down: {HOSTILE}"
@@ -192,7 +192,7 @@ def test_hostile_values_are_escaped_and_the_page_stays_usable() -> None:
 
 def test_the_timeline_draws_health_decisions_switches_and_spans() -> None:
     plane = FakePlane()
-    status = plane.status(FULL)
+    status = plane.status_now(FULL)
     timeline = Timeline()
     key = "production/email"
     timeline.health(key, "sendgrid-main", None, state="up", reason="fine", at=START - 600)
@@ -235,7 +235,7 @@ def test_the_timeline_draws_health_decisions_switches_and_spans() -> None:
 def test_readiness_and_failure_classes_are_shown_as_the_status_api_reports_them() -> None:
     """`readiness: {ready, reasons, notes}` per candidate and a signal's `last_failure`
     class, in the shapes views.py gives them (docs/api.md)."""
-    status = FakePlane().status(FULL)
+    status = FakePlane().status_now(FULL)
     for candidate in status["channels"][0]["candidates"]:
         candidate.pop("readiness", None)  # a daemon that does not report readiness
     headers = [th.text() for th in _section(_render(status), "production/email").find_all("th")]

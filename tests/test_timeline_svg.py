@@ -62,7 +62,7 @@ def test_a_band_shorter_than_its_minimum_is_drawn_at_the_minimum_width() -> None
 def _svg(states: list[tuple[float, str]]) -> Element:
     plane = FakePlane()
     html = render_page(
-        plane.status(FULL),
+        plane.status_now(FULL),
         {KEY: _timeline(states)},
         window=3600,
         window_label="1h",

@@ -142,7 +142,7 @@ class _Api:
 
     async def status(self, request: Request) -> Response:
         query = parse_status_query(request.query_params)
-        document = self.plane.status(query)
+        document = await self.plane.status(query)
         # Encoded in a worker thread (like /metrics): a thousand channels in full take long
         # enough to stall /healthz and the probes; unchanged channels' bytes are reused.
         body = await asyncio.to_thread(self.status_encoder.encode, document)

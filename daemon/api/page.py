@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from daemon.api.page_model import STATES, build_page
 from daemon.api.requests import ApiError
 from daemon.api.status_query import FILTERS, parse_status_query
-from daemon.control import CHANNEL_STATES, JSON, SUMMARY, ControlPlane, StatusQuery
+from daemon.control import CHANNEL_STATES, JSON, SUMMARY, ControlError, ControlPlane, StatusQuery
 from daemon.durations import parse_duration
 
 WINDOWS = ("15m", "1h", "3h", "6h", "24h")
@@ -134,7 +134,7 @@ class StatusPage:
         query = parse_status_query(request.query_params, accepted=PAGE_PARAMETERS)
         window, label = parse_window(request.query_params.get("window"))
         refresh = parse_refresh(request.query_params.get("refresh"))
-        status, overview = self._statuses(query)
+        status, overview = await self._statuses(query)
         since = status["now"] - window
         keys = [c["channel"] for c in status["channels"]]
         timelines = self._timeline.snapshot(since=since, channels=keys) if self._timeline else {}
@@ -149,18 +149,21 @@ class StatusPage:
         )
         return HTMLResponse(html, headers=HEADERS)
 
-    def _statuses(self, query: StatusQuery) -> tuple[JSON, JSON | None]:
+    async def _statuses(self, query: StatusQuery) -> tuple[JSON, JSON | None]:
         """The channels to draw in full, and (past MAX_CARDS channels) the summary of all
         selected ones for the overview. A thousand channels in full would be ~15 MB of HTML."""
-        summary = self._plane.status(replace(query, detail="summary"))
+        summary = await self._plane.status(replace(query, detail="summary"))
         channels = summary["channels"]
         if len(channels) <= MAX_CARDS:
-            return self._plane.status(replace(query, detail="full")), None
+            return await self._plane.status(replace(query, detail="full")), None
         attention = [c["channel"] for c in channels if c["state"] != "ok"][:MAX_CARDS]
-        full = [
-            self._plane.status(StatusQuery(detail="full", channel=key))["channels"][0]
-            for key in attention
-        ]
+        full = []
+        for key in attention:
+            try:
+                one = await self._plane.status(StatusQuery(detail="full", channel=key))
+            except ControlError:  # gone with a reload since the summary was read
+                continue
+            full += one["channels"]
         return {**summary, "detail": "full", "channels": full}, summary
 
 

@@ -40,8 +40,9 @@ from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, hand_over, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
+from daemon.service.status_view import StatusRead
 from daemon.service.timeline import Timeline
-from daemon.service.views import events_json, explain_json, known_names, ready_json, status_json
+from daemon.service.views import events_json, explain_json, known_names, ready_json
 from daemon.settings import Settings
 from daemon.signals import probe_jitter
 from daemon.state import StateStore
@@ -359,18 +360,19 @@ class Daemon:
         )
 
     def status(self, query: StatusQuery = SUMMARY) -> JSON:
-        return status_json(
+        return self.status_read(query).all()
+
+    def status_read(self, query: StatusQuery = SUMMARY) -> StatusRead:
+        rules = {"path": str(self._rules_path), "loaded_at": self._loaded_at}
+        head = {"rules": {**rules, "error": self._rules_error}, "version": __version__}
+        return StatusRead(
             owners=self._owners,
             environments=self.rules.environments,
             query=query,
             store=self.store,
             now=self._clock.now(),
-            rules_path=str(self._rules_path),
-            loaded_at=self._loaded_at,
-            rules_error=self._rules_error,
             dry_run=self._settings.dry_run,
-            started_at=self._started_at,
-            version=__version__,
+            head={**head, "started_at": self._started_at},
         )
 
     def events(self, *, limit: int, offset: int) -> JSON:

@@ -17,7 +17,6 @@ from daemon.service.status_view import (
     known_names,
     observation_json,
     pause_json,
-    status_json,
 )
 from daemon.state import StateStore, encode_audit
 
@@ -30,7 +29,6 @@ __all__ = [
     "observation_json",
     "pause_json",
     "ready_json",
-    "status_json",
 ]
 
 

@@ -151,8 +151,8 @@ async def test_a_person_sees_the_failover_the_block_and_the_switch_mark(
 
 async def test_hostile_values_stay_text_in_a_real_browser(tmp_path: Path) -> None:
     class HostilePlane(FakePlane):
-        def status(self, query: StatusQuery = FULL) -> Any:
-            status = super().status(query)
+        async def status(self, query: StatusQuery = FULL) -> Any:
+            status = self.status_now(query)
             email = status["channels"][0]
             email["primary"]["integration"] = "n" * 10_000 + HOSTILE
             email["candidates"][0]["integration"] = "n" * 10_000 + HOSTILE
