@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from daemon import __version__
+from daemon.heap import collector_paused
 
 # subcommand -> (module under daemon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,7 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `command`, only that command's module is imported (the
+    others' arguments are left out: `run` need not import the simulator and the demo)."""
     parser = argparse.ArgumentParser(
         prog="novu-failover",
         description="Keeps every Novu email and SMS channel on a healthy provider.",
@@ -33,15 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"novu-failover {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(f"daemon.commands.{module_name}")
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(cmd, name)
-        cmd.set_defaults(_module=module)
+        if command is None or name == command:
+            module = importlib.import_module(f"daemon.commands.{module_name}")
+            module.add_arguments(cmd, name)
+            cmd.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The first word that is not an option names the command (the top level has no option
+    # that takes a value); an unknown one gets the whole parser and its usage error.
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    with collector_paused():  # the imports of the command
+        args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     code: int = args._module.run(args)
     return code
 

@@ -6,6 +6,7 @@ independently. Novu is the simulator over ASGI; no sleeps, time moves by `advanc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -322,11 +323,11 @@ async def test_a_write_ahead_failure_stops_the_action_backs_off_and_is_reported(
 ) -> None:
     await rig.read()
 
-    def full(entry: AuditRecord) -> None:
+    def full(entries: Sequence[AuditRecord]) -> list[StateError | None]:
         msg = "cannot append to audit.jsonl: No space left on device"
-        raise StateError(msg)
+        return [StateError(msg) for _ in entries]
 
-    monkeypatch.setattr(rig.store, "record", full)
+    monkeypatch.setattr(rig.store, "record_many", full)
     rig.health(sendgrid_main=False, ses_backup=True, mailgun_backup=True)
     owner = rig.owner()
     assert (await owner.evaluate()) is not None

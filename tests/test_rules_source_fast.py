@@ -7,7 +7,7 @@ import pytest
 from yaml._yaml import CParser
 
 from daemon.rules import source
-from daemon.rules.source import MAX_DEPTH, YamlSyntaxError, read_yaml
+from daemon.rules.source import MAX_DEPTH, MAX_NODES, MAX_SCALAR, YamlSyntaxError, read_yaml
 
 TEXT = """\
 defaults: {interval: 10s}
@@ -51,3 +51,38 @@ def test_depth_bound_and_syntax_errors_still_hold() -> None:
         read_yaml("a: [1, 2\nb: 3\n")
     assert caught.value.line is not None
     assert issubclass(source._FastRulesLoader, CParser)
+
+
+def test_a_tree_over_the_value_bound_is_refused_without_any_alias() -> None:
+    """Without anchors the walk that measures aliases expanded is skipped (composing
+    counted the values), but the bound on values still holds."""
+    wide = "a: [" + ", ".join(["1"] * MAX_NODES) + "]\n"
+    with pytest.raises(YamlSyntaxError, match=f"more than {MAX_NODES} values"):
+        read_yaml(wide)
+    assert read_yaml("a: [" + ", ".join(["1"] * (MAX_NODES - 10)) + "]\n").data["a"][0] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param('a: "x\\u0001y"\n', "control character", id="control-escape"),
+        pytest.param("a: " + "x" * (MAX_SCALAR + 1) + "\n", "characters; at most", id="long"),
+    ],
+)
+def test_scalar_problems_noticed_while_composing_are_still_located(
+    text: str, problem: str
+) -> None:
+    """Composing notes a suspect scalar; the walk then locates it."""
+    with pytest.raises(source.YamlLimitError) as caught:
+        read_yaml(text)
+    assert [(f.parts, f.line) for f in caught.value.findings if problem in f.message] == [
+        (("a",), 1)
+    ]
+
+
+def test_duplicate_keys_noticed_while_composing_are_still_located() -> None:
+    document = read_yaml("a: {b: 1}\nc: [1, {d: 2, d: 3}]\ne: 1\ne: 2\n")
+    assert sorted((f.parts, f.line) for f in document.duplicates) == [
+        (("c", 1, "d"), 2),
+        (("e",), 4),
+    ]

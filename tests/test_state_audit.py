@@ -18,6 +18,7 @@ from daemon.service.recovery import interrupted_actions
 from daemon.state import (
     AUDIT_FILE,
     STATE_FILE,
+    StateError,
     StateStore,
     encode_audit,
     rotated_name,
@@ -258,6 +259,9 @@ def test_a_started_record_stays_open_until_its_final_record(tmp_path: Path) -> N
         store.record(_started(1))
         store.record(record(2, result="dry_run"))
         assert store.open_actions() == [_started(1)]
+        assert store.lagging, "the index reaches state.json at its next write, not per record"
+        store.flush()
+        assert not store.lagging
         assert json.loads(store.state_path.read_text())["open_actions"]["act-1"]["result"] == (
             "started"
         )
@@ -297,8 +301,11 @@ def test_a_started_record_whose_index_write_failed_is_found_at_the_next_start(
     store = StateStore.open(tmp_path, scrub=same)
     store.set_pause(None, None)  # a state.json, as any running daemon has
     _crash_between_the_writes(monkeypatch)
-    store.record(_started(2))  # on disk in audit.jsonl; the index write failed
+    store.record(_started(2))  # on disk in audit.jsonl; state.json lags
+    with pytest.raises(StateError):
+        store.flush()  # the index write fails
     assert store.open_actions() == [_started(2)], "memory is what a restart derives"
+    assert store.lagging
     assert json.loads(store.state_path.read_text())["open_actions"] == {}
     monkeypatch.undo()
     with StateStore.open(tmp_path, scrub=same) as after_crash:  # the first one never closed
@@ -311,8 +318,11 @@ def test_a_final_record_whose_index_write_failed_closes_the_action_at_the_next_s
 ) -> None:
     store = StateStore.open(tmp_path, scrub=same)
     store.record(_started(1))
+    store.flush()
     _crash_between_the_writes(monkeypatch)
     store.record(record(1, result="ok"))
+    with pytest.raises(StateError):
+        store.flush()
     assert "act-1" in json.loads(store.state_path.read_text())["open_actions"]
     monkeypatch.undo()
     with StateStore.open(tmp_path, scrub=same) as after_crash:
@@ -371,3 +381,19 @@ def test_counts_survive_an_unterminated_last_line_and_stay_exact(tmp_path: Path)
         assert store.audit_count == 3
         assert _ids(store, limit=5) == ["act-3", "act-2", "act-1"]
     assert os.path.getsize(tmp_path / AUDIT_FILE) == sum(len(_line(n)) for n in (1, 2, 3))
+
+
+def test_a_rotated_file_state_json_may_still_point_into_is_never_pruned(tmp_path: Path) -> None:
+    """A state.json write that took its position before a rotation prunes nothing from the
+    generation of that position on, whatever `keep` says."""
+    trail = audit_mod.AuditTrail(tmp_path, max_bytes=1, keep=0)
+    trail.open(checkpoint_generation=None)
+    for n in range(3):
+        trail.append([_line(n)])
+        trail.rotate()
+    assert trail.generation == 4
+    assert trail.prune(before=2) == []
+    assert _files(tmp_path) == [rotated_name(2), rotated_name(3), AUDIT_FILE]
+    assert trail.prune(before=4) == []
+    assert _files(tmp_path) == [AUDIT_FILE]
+    trail.close()

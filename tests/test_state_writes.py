@@ -206,6 +206,40 @@ def test_registered_secrets_never_reach_the_files_or_memory(tmp_path: Path) -> N
         assert secret not in store.global_pause.reason, "status shows what the file holds"
 
 
+def test_a_secret_registered_later_is_redacted_from_histories_written_before(
+    tmp_path: Path,
+) -> None:
+    """Each history is encoded once and kept until it changes; a secret registered since
+    (a reload naming a new key) still never reaches the next write of state.json."""
+    late = "late-registered-secret-7d3f"
+    with StateStore.open(tmp_path) as store:
+        store.set_history("production/email", ChannelHistory(last_known_primary=late))
+        assert late in store.state_path.read_text(), "not a secret yet: written as it is"
+        register_secret(late)
+        store.set_history("production/sms", ChannelHistory(last_known_primary="vonage"))
+        assert late not in store.state_path.read_text()
+        assert store.history("production/email").last_known_primary == "***"
+
+
+def test_unchanged_histories_are_written_again_exactly_with_each_write(tmp_path: Path) -> None:
+    """A write of one channel carries every other channel's history as last written."""
+    histories = {
+        f"env{i}/email": ChannelHistory(switches=(_switch(T0 + i),), last_known_primary="b")
+        for i in range(5)
+    }
+    with StateStore.open(tmp_path, scrub=same) as store:
+        store.set_histories(histories)
+        first = json.loads(store.state_path.read_text())["histories"]
+        store.set_history("env0/email", ChannelHistory(last_known_primary="c"))
+        second = json.loads(store.state_path.read_text())["histories"]
+    assert second["env0/email"]["last_known_primary"] == "c"
+    assert {k: v for k, v in second.items() if k != "env0/email"} == {
+        k: v for k, v in first.items() if k != "env0/email"
+    }
+    with StateStore.open(tmp_path, scrub=same) as again:
+        assert again.history("env3/email") == histories["env3/email"]
+
+
 # --- compatibility of the audit line format -----------------------------------------------
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -21,6 +20,9 @@ from daemon.api.requests import ApiError
 from daemon.api.status_query import FILTERS, parse_status_query
 from daemon.control import CHANNEL_STATES, JSON, SUMMARY, ControlError, ControlPlane, StatusQuery
 from daemon.durations import parse_duration
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 WINDOWS = ("15m", "1h", "3h", "6h", "24h")
 DEFAULT_WINDOW = "3h"
@@ -56,6 +58,8 @@ class TimelineSource(Protocol):
 
 @cache
 def _templates() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined  # noqa: PLC0415 - not at start-up
+
     return Environment(
         loader=PackageLoader("daemon.api", "templates"),
         autoescape=True,  # every value, whatever the template's file name

@@ -52,9 +52,39 @@ class _RulesLoader(yaml.SafeLoader):
     on nesting depth enforced while composing."""
 
     _depth = 0
+    nodes = 0
+    """Nodes composed (aliases not expanded)."""
+    anchored = False
+    """The document defines an anchor: aliases may make it a graph, not a tree."""
+    suspect = False
+    """A scalar too long or holding a bad character, or a mapping with equal scalar keys
+    (a merge key counts): the walks that locate such problems are needed."""
+
+    def compose_document(self) -> Node | None:
+        self.get_event()  # type: ignore[no-untyped-call]  # DocumentStartEvent
+        node: Node | None = self.compose_node(None, None)
+        self.get_event()  # type: ignore[no-untyped-call]  # DocumentEndEvent
+        self.anchored = bool(self.anchors)
+        self.anchors = {}
+        return node
+
+    def compose_scalar_node(self, anchor: Any) -> ScalarNode:
+        node: ScalarNode = super().compose_scalar_node(anchor)
+        text: str = node.value
+        if len(text) > MAX_SCALAR or _BAD_CHAR.search(text) is not None:
+            self.suspect = True
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        node: MappingNode = super().compose_mapping_node(anchor)
+        keys = [key.value for key, _ in node.value if isinstance(key, ScalarNode)]
+        if len(set(keys)) != len(keys):
+            self.suspect = True
+        return node
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
+        self.nodes += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
@@ -168,12 +198,15 @@ def _document(loader: _RulesLoader) -> Document:
     """Compose, bound and construct the document `loader` reads (yaml.YAMLError, or
     YamlLimitError for values out of bounds)."""
     root = loader.get_single_node()
-    if root is not None:
+    # Composing bounded the depth and counted the nodes; without anchors the document is a
+    # tree, so those are its depth and size, and only a graph needs measuring again.
+    if root is not None and (loader.anchored or loader.nodes > MAX_NODES):
         _check_size(root)
+    if root is not None and loader.suspect:
         limits = list(_scalar_limits(root))
         if limits:
             raise YamlLimitError(limits)
-    duplicates = tuple(_duplicate_keys(root)) if root is not None else ()
+    duplicates = tuple(_duplicate_keys(root)) if root is not None and loader.suspect else ()
     # Construction flattens `<<` merges into the nodes, after the duplicate scan.
     data = loader.construct_document(root) if root is not None else None
     return Document(data=data, root=root, duplicates=duplicates)

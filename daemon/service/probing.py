@@ -8,11 +8,16 @@ Probes used to share one `httpx.AsyncClient` (default pool of 100) with the Novu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 
 import httpx
 
 from daemon import __version__
+from daemon.model import ChannelKey
+from daemon.rules.model import SignalSpec
+from daemon.service.jobs import Jobs, Work
+from daemon.signals import probe_jitter
 
 MAX_CONCURRENT_PROBES = 32
 """Probes in flight at once; the others wait their turn (their timeout starts when they run,
@@ -38,3 +43,25 @@ class ProbeSlots:
 
     def slot(self) -> AbstractAsyncContextManager[object]:
         return self._slots
+
+
+FIRST_PROBE_SPREAD, FIRST_RUNS_PER_SECOND = 2.0, 50.0
+"""Probes' first runs are spread over min(interval, max(2 s, probes / 50 per second))."""
+
+
+def schedule_probes(
+    jobs: Jobs, specs: Mapping[tuple[ChannelKey, tuple[str, str]], SignalSpec], work: Work
+) -> None:
+    """One job per probe, `work(channel, (integration, signal id))` every interval; the
+    first runs spread (3,000 probes all at once would swamp the pool and the loop)."""
+    spread = max(FIRST_PROBE_SPREAD, len(specs) / FIRST_RUNS_PER_SECOND)
+    for (key, ref), spec in specs.items():
+        jobs.every(
+            f"probe:{key}:{ref[0]}:{ref[1]}",
+            spec.interval,
+            work,
+            key,
+            ref,
+            jitter=probe_jitter(spec),
+            first_within=min(spec.interval, spread),
+        )

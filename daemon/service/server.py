@@ -27,6 +27,7 @@ from daemon.api import create_app
 from daemon.api.alerts import GrafanaSigning, alert_routes
 from daemon.api.auth import GRAFANA_SIGNATURE_HEADER
 from daemon.clock import Clock, SystemClock
+from daemon.heap import collector_paused
 from daemon.logs import log_event, register_secret
 from daemon.metrics import Metrics
 from daemon.rules.loader import RulesError, load_rules
@@ -80,6 +81,7 @@ class Running:
     stop: asyncio.Event
 
 
+@collector_paused()  # rules of 1,000 channels: ~90k YAML nodes, then their models
 def _load(settings: Settings, rules_path: Path) -> tuple[Rules, StateStore] | None:
     """Rules and state, or None after printing why the daemon cannot start."""
     try:
@@ -155,17 +157,18 @@ async def run_daemon(
         probe_client() as probe_http,
     ):
         try:
-            daemon = Daemon(
-                rules,
-                rules_path=rules_path,
-                settings=settings,
-                http=http,
-                probe_http=probe_http,
-                clock=clock,
-                store=store,
-                metrics=metrics,
-                environ=environ,
-            )
+            with collector_paused():
+                daemon = Daemon(
+                    rules,
+                    rules_path=rules_path,
+                    settings=settings,
+                    http=http,
+                    probe_http=probe_http,
+                    clock=clock,
+                    store=store,
+                    metrics=metrics,
+                    environ=environ,
+                )
         except SecretError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,14 +132,17 @@ class AuditTrail:
         if self._fd is not None:
             os.fsync(self._fd)
 
-    def append(self, line: bytes) -> int:
-        """Append one line (ending in a newline) durably; the active file's size after it.
+    def append(self, lines: Sequence[bytes]) -> int:
+        """Append lines (each ending in a newline) durably, with one write and one fsync;
+        the active file's size after them.
 
-        On OSError part of the line may be on disk: the counts are re-read from the file and
+        On OSError part of them may be on disk: the counts are re-read from the file and
         the next line starts on a fresh line, so a torn line is one damaged entry.
         """
         assert self._fd is not None
-        data = b"\n" + line if self._needs_newline else line
+        data = b"".join(lines)
+        if self._needs_newline:
+            data = b"\n" + data
         before = self.size
         try:
             write_all(self._fd, data)
@@ -148,7 +151,7 @@ class AuditTrail:
             self._resync(before)
             raise
         self.size += len(data)
-        self.entries += 1
+        self.entries += len(lines)
         self._needs_newline = False
         return self.size
 
@@ -179,11 +182,12 @@ class AuditTrail:
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         fsync_dir(self.directory)
 
-    def prune(self) -> list[str]:
-        """Delete rotated files beyond `keep`, oldest first; the names of those that remain
-        only because deleting them failed."""
+    def prune(self, *, before: int) -> list[str]:
+        """Delete rotated files beyond `keep`, oldest first, but none of generation `before`
+        or later (state.json's position may still point into it); the names of those that
+        remain only because deleting them failed."""
         failed = []
-        while len(self._rotated) > self.keep:
+        while len(self._rotated) > self.keep and self._rotated[0].generation < before:
             oldest = self._rotated[0]
             try:
                 (self.directory / rotated_name(oldest.generation)).unlink(missing_ok=True)

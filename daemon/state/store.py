@@ -1,8 +1,15 @@
 """StateStore: pauses, channel histories, open actions and the audit trail under one directory.
 
-Every method may be called from any thread (one lock serializes them). A change is written
-first and applied in memory only once it is on disk, so memory never holds what a restart
-would not read back; a failed write raises StateError and changes nothing.
+Every method may be called from any thread. Two locks: one for state.json (pauses,
+histories), one for the audit trail and its index of open actions, so an audit append never
+waits behind a rewrite of state.json. A change is written first and applied in memory only
+once it is on disk, so memory never holds what a restart would not read back; a failed write
+raises StateError and changes nothing.
+
+The open-action index in state.json follows the trail lazily: an append changes it in memory
+and marks state.json as lagging (`lagging`); the next write of state.json (any reason, or
+`flush`) carries it with the trail position it is exact at, and a start-up replays the lines
+after that position (docs/state.md).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +28,7 @@ from daemon.policy.history import HISTORY_KEEP_SECONDS, forget_old_switches
 from daemon.state.audit import AUDIT_FILE, MAX_LINE_BYTES, AuditTrail
 from daemon.state.codec import Scrub, StateDecodeError, audit_of, dumps, encode_audit, validate
 from daemon.state.files import write_atomically
+from daemon.state.pieces import HistoryPieces
 from daemon.state.replay import replay_open_actions
 from daemon.state.schema import AuditDoc, StateDoc
 from daemon.state.statefile import (
@@ -55,11 +63,14 @@ class StateStore:
         self.state_path = directory / STATE_FILE
         self.audit_path = directory / AUDIT_FILE
         self._scrub = scrub
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # state.json and `_mem`; taken before `_trail_lock`
         self._mem = StateContents()
         self._retention: dict[ChannelKey, float] = {}
-        self._dirty = False  # state.json lags memory's open actions (an index write failed)
+        self._trail_lock = threading.Lock()  # the trail, `_open`, `_changes`
+        self._pieces = HistoryPieces(scrub)  # each history encoded once, until it changes
         self._trail = AuditTrail(directory, max_bytes=audit_max_bytes, keep=audit_keep)
+        self._open: dict[str, AuditRecord] = {}  # the index of open actions (`_mem`'s is stale)
+        self._changes = 0  # index changes and rotations not yet in state.json
 
     @classmethod
     def open(
@@ -100,27 +111,37 @@ class StateStore:
         doc = read_state(self.state_path)
         if doc is not None:
             self._mem = contents_of(doc)
-            self._dirty = doc.version != STATE_VERSION
+            self._changes = int(doc.version != STATE_VERSION)
         return doc
 
     def _replay(self, checkpoint: tuple[int, int] | None) -> None:
         opened = self._mem.open_actions
         replayed = replay_open_actions(self._trail, opened, checkpoint, state_path=self.state_path)
+        self._open = dict(replayed)
         if replayed != opened:
-            self._mem = replace(self._mem, open_actions=replayed)
-            self._dirty = True
+            self._changes += 1
 
     # --- writing state.json ---------------------------------------------------------------
 
     def _write(self, mem: StateContents) -> None:
-        """Write `mem` as state.json, then make it (as read back) the memory. StateError if
-        it cannot be encoded within the schema's bounds or written; memory is then unchanged."""
-        doc, raw = encode_state(
-            mem,
+        """Write `mem` with the current open-action index as state.json (call under `_lock`),
+        then make it (as read back) the memory. StateError if it cannot be encoded within the
+        schema's bounds or written; memory is then unchanged.
+
+        The index and the trail position it is exact at are taken together under the trail's
+        lock; appends go on while the file is encoded and written."""
+        with self._trail_lock:
+            opened = dict(self._open)
+            position = (self._trail.generation, self._trail.size)
+            changes = self._changes
+        stored, raw = encode_state(
+            replace(mem, open_actions=opened),
             path=self.state_path,
             scrub=self._scrub,
             prune=self._pruned,
-            position=(self._trail.generation, self._trail.size),
+            position=position,
+            pieces=self._pieces,
+            retention=self._retention,
         )
         try:
             write_atomically(self.state_path, raw)
@@ -129,9 +150,11 @@ class StateStore:
                 f"{self.state_path}: cannot write state, nothing was changed: {exc.strerror or exc}"
             )
             raise StateError(msg) from exc
-        self._mem = contents_of(doc)
-        self._dirty = False
-        for name in self._trail.prune():
+        self._mem = stored
+        with self._trail_lock:
+            self._changes -= changes  # those made while writing are still to be written
+            pruned = [] if self._trail.closed else self._trail.prune(before=position[0])
+        for name in pruned:
             log_event(_log, logging.WARNING, "state.audit_rotate", f"cannot delete old {name}")
 
     def _pruned(self, channel: ChannelKey, history: ChannelHistory) -> ChannelHistory:
@@ -199,26 +222,82 @@ class StateStore:
     @property
     def skipped_audit_lines(self) -> int:
         """Damaged lines of the audit trail met so far (at open, and by reads), once each."""
-        with self._lock:
+        with self._trail_lock:
             return self._trail.skipped
 
     @property
     def audit_count(self) -> int:
         """Entries (lines) in the kept audit files, damaged ones included."""
-        with self._lock:
+        with self._trail_lock:
             return self._trail.total
+
+    @property
+    def lagging(self) -> bool:
+        """state.json lags the open-action index or the trail's generation (see `flush`)."""
+        with self._trail_lock:
+            return self._changes > 0
 
     def open_actions(self) -> list[AuditRecord]:
         """`started` records with no final record of the same id yet, newest first."""
-        with self._lock:
-            return sorted(self._mem.open_actions.values(), key=lambda r: r.at, reverse=True)
+        with self._trail_lock:
+            return sorted(self._open.values(), key=lambda r: r.at, reverse=True)
 
     def record(self, entry: AuditRecord) -> None:
         """Append one audit record; it is on disk (written and fsynced) when this returns.
 
         A `started` record opens an action and the final record of the same id closes it;
-        either also updates state.json's index of open actions (see docs/state.md).
+        either updates the index of open actions, which state.json follows (see `lagging`).
         """
+        problem = self.record_many([entry])[0]
+        if problem is not None:
+            raise problem
+
+    def record_many(self, entries: Sequence[AuditRecord]) -> list[StateError | None]:
+        """Append audit records in order with one write and one fsync (a group commit); per
+        entry, None once it is on disk, or the StateError that kept it out. An entry that
+        cannot be encoded fails alone; a failed write fails every entry of the write."""
+        problems: list[StateError | None] = [None] * len(entries)
+        lines: list[bytes] = []
+        stored: list[AuditRecord] = []
+        for n, entry in enumerate(entries):
+            try:
+                line, record = self._encode_audit(entry)
+            except StateError as exc:
+                problems[n] = exc
+                continue
+            lines.append(line)
+            stored.append(record)
+        if not lines:
+            return problems
+        rotated = False
+        with self._trail_lock:
+            error: StateError | None = None
+            if self._trail.closed:
+                error = StateError(f"{self.audit_path}: the state store is closed")
+            else:
+                if self._trail.should_rotate(sum(len(line) for line in lines)):
+                    rotated = self._rotate()
+                try:
+                    self._trail.append(lines)
+                except OSError as exc:
+                    ids = ", ".join(repr(r.id[:80]) for r in stored[:3])
+                    more = f" and {len(stored) - 3} more" if len(stored) > 3 else ""
+                    msg = (
+                        f"{self.audit_path}: cannot record audit entry {ids}{more}: "
+                        f"{exc.strerror or exc}"
+                    )
+                    error = StateError(msg)
+                else:
+                    for record in stored:
+                        self._index(record)
+        if rotated:
+            self._checkpoint_after_rotation()
+        if error is not None:
+            problems = [problem or error for problem in problems]
+        return problems
+
+    def _encode_audit(self, entry: AuditRecord) -> tuple[bytes, AuditRecord]:
+        """One entry as its audit line, and as it will read back; StateError if it cannot be."""
         try:
             encoded = encode_audit(entry, self._scrub)
             stored = audit_of(validate(AuditDoc, encoded))
@@ -232,43 +311,19 @@ class StateStore:
                 f"{len(line)} bytes, over the {MAX_LINE_BYTES}-byte bound for a line"
             )
             raise StateError(msg)
-        with self._lock:
-            if self._trail.closed:
-                msg = f"{self.audit_path}: the state store is closed"
-                raise StateError(msg)
-            if self._trail.should_rotate(len(line)):
-                self._rotate()
-            try:
-                self._trail.append(line)
-            except OSError as exc:
-                msg = (
-                    f"{self.audit_path}: cannot record audit entry {stored.id[:80]!r}: "
-                    f"{exc.strerror or exc}"
-                )
-                raise StateError(msg) from exc
-            self._index(stored)
+        return line, stored
 
     def _index(self, stored: AuditRecord) -> None:
-        """Track open actions after an append; state.json follows, best effort: if it
-        cannot be written, the audit line is the durable truth and the next start replays it."""
-        opened = dict(self._mem.open_actions)
+        """Track open actions after an append (under the trail's lock); state.json follows
+        at its next write, and a start before that replays the line (docs/state.md)."""
         if stored.result == "started":
-            opened[stored.id] = stored
-        elif opened.pop(stored.id, None) is None:
+            self._open[stored.id] = stored
+        elif self._open.pop(stored.id, None) is None:
             return
-        try:
-            self._write(replace(self._mem, open_actions=opened))
-        except StateError as exc:
-            self._mem = replace(self._mem, open_actions=opened)
-            self._dirty = True
-            log_event(
-                _log,
-                logging.WARNING,
-                "state.index",
-                f"{exc}; the audit line is on disk and will be replayed at the next start",
-            )
+        self._changes += 1
 
-    def _rotate(self) -> None:
+    def _rotate(self) -> bool:
+        """Start a new audit file (under the trail's lock); whether it did."""
         try:
             self._trail.rotate()
         except OSError as exc:
@@ -278,12 +333,18 @@ class StateStore:
                 "state.audit_rotate",
                 f"{self.audit_path}: cannot rotate ({exc.strerror or exc}); appending to it",
             )
-            return
-        try:
-            self._write(self._mem)  # the checkpoint moves to the new file; then prune
-        except StateError as exc:
-            self._dirty = True
-            log_event(_log, logging.WARNING, "state.audit_rotate", f"{exc}; old files kept")
+            return False
+        self._changes += 1
+        return True
+
+    def _checkpoint_after_rotation(self) -> None:
+        """state.json's position moves to the new file; then old files are pruned (rare: once
+        per AUDIT_MAX_BYTES, so written at once rather than at the next write)."""
+        with self._lock:
+            try:
+                self._write(self._mem)
+            except StateError as exc:
+                log_event(_log, logging.WARNING, "state.audit_rotate", f"{exc}; old files kept")
 
     def events(self, *, limit: int, offset: int = 0) -> tuple[list[AuditRecord], int]:
         """Audit records newest first: entries `offset`..`offset+limit` (damaged lines among
@@ -291,7 +352,7 @@ class StateStore:
         if limit < 0 or offset < 0:
             msg = f"limit and offset must not be negative (got limit={limit}, offset={offset})"
             raise ValueError(msg)
-        with self._lock:
+        with self._trail_lock:
             if self._trail.closed:
                 msg = f"{self.audit_path}: the state store is closed"
                 raise StateError(msg)
@@ -318,7 +379,7 @@ class StateStore:
             for file in files:
                 os.close(file.fd)
         if damaged:
-            with self._lock:
+            with self._trail_lock:
                 for generation, offset_in_file in damaged:
                     self._trail.note_damaged(generation, offset_in_file)
         return found, total
@@ -328,10 +389,11 @@ class StateStore:
     def flush(self) -> None:
         """Write state.json if it lags memory, and fsync the audit trail."""
         with self._lock:
-            if self._dirty:
+            if self.lagging:
                 self._write(self._mem)
             try:
-                self._trail.sync()
+                with self._trail_lock:
+                    self._trail.sync()
             except OSError as exc:
                 msg = f"{self.audit_path}: cannot flush the audit trail: {exc.strerror or exc}"
                 raise StateError(msg) from exc
@@ -343,7 +405,8 @@ class StateStore:
             try:
                 self.flush()
             finally:
-                self._trail.close()
+                with self._trail_lock:
+                    self._trail.close()
 
     def __enter__(self) -> StateStore:
         return self
