@@ -55,3 +55,17 @@ def test_a_secret_registered_later_is_redacted_in_a_remembered_channel() -> None
 def test_an_empty_selection_is_valid_json() -> None:
     document = {**_document(), "channels": []}
     assert json.loads(StatusEncoder().encode(document))["channels"] == []
+
+
+def test_a_full_answer_of_many_channels_is_not_remembered() -> None:
+    """A thousand channels in full would keep their objects alive for a rare answer."""
+    document = _document()
+    many = [{**document["channels"][0], "channel": f"tenant{i:03d}/email"} for i in range(60)]
+    encoder = StatusEncoder()
+    for _ in range(2):
+        body = json.loads(encoder.encode({**document, "channels": many}))
+    assert len(body["channels"]) == 60
+    assert encoder.encoded == 120  # nothing was kept
+    for _ in range(2):
+        encoder.encode({**document, "channels": many[:1]})  # one channel in full: kept
+    assert encoder.encoded == 121

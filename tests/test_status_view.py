@@ -11,6 +11,7 @@ from inprocess import email_rules, start_daemon, stop_daemon, until
 
 from daemon.control import FULL, SUMMARY, ControlError, StatusQuery, summarize
 from daemon.service.server import Running
+from daemon.service.status_view import known_names
 from daemon.sim import serve_simulation
 
 pytestmark = pytest.mark.timeout(60)
@@ -86,3 +87,11 @@ async def test_unknown_names_are_404_naming_the_known_ones(
     assert refused.value.status == 404
     assert words in refused.value.message
     assert "known: production" in refused.value.message
+
+
+def test_a_404_names_twenty_of_a_thousand_channels() -> None:
+    names = [f"env{i:03d}/email" for i in range(1000)]
+    text = known_names(names)
+    assert text.startswith("env000/email, env001/email")
+    assert text.endswith("env019/email and 980 more")
+    assert known_names([]) == "none"

@@ -18,8 +18,12 @@ from daemon.control import JSON
 from daemon.logs import scrub, secrets_version
 
 MAX_REMEMBERED = 20_000
-"""Channels remembered (per detail); beyond this the memory starts over (a reload that
-renamed every channel, many times over)."""
+"""Channels remembered; beyond this the memory starts over (a reload that renamed every
+channel, many times over)."""
+FULL_REMEMBERED_UP_TO = 50
+"""A full answer's channels are remembered only when it holds this many or fewer (one
+channel, the status page's cards): a thousand channels in full would keep ~25 MB of
+objects alive for an answer that is rare and changes with every probe."""
 
 
 def encode_json(value: Any) -> bytes:
@@ -42,19 +46,22 @@ class StatusEncoder:
         head = {k: v for k, v in document.items() if k != "channels"}
         detail = str(document.get("detail"))
         version = secrets_version()
-        parts = [self._channel(channel, detail, version) for channel in document["channels"]]
+        channels = document["channels"]
+        keep = detail != "full" or len(channels) <= FULL_REMEMBERED_UP_TO
+        parts = [self._channel(channel, detail, version, keep=keep) for channel in channels]
         opening = encode_json(head)[:-1] + (b',"channels":[' if head else b'"channels":[')
         return b"".join([opening, b",".join(parts), b"]}"])
 
-    def _channel(self, channel: JSON, detail: str, version: object) -> bytes:
+    def _channel(self, channel: JSON, detail: str, version: object, *, keep: bool) -> bytes:
         key = (detail, str(channel.get("channel")))
         known = self._remembered.get(key)
         if known is not None and known[0] is version and known[1] == channel:
             return known[2]
         encoded = encode_json(channel)
         with self._lock:
-            if len(self._remembered) >= MAX_REMEMBERED:
-                self._remembered.clear()
-            self._remembered[key] = (version, channel, encoded)
             self.encoded += 1
+            if keep:
+                if len(self._remembered) >= MAX_REMEMBERED:
+                    self._remembered.clear()
+                self._remembered[key] = (version, channel, encoded)
         return encoded
