@@ -20,7 +20,7 @@ from daemon.service.owner import ChannelOwner
 from daemon.state import StateStore
 
 SLICE = 100
-"""Channels read per turn of the event loop (~20 µs each in summary)."""
+"""Channels read per turn of the event loop (~20-30 µs each in summary)."""
 
 
 def decision_json(decision: Decision | None, *, full: bool = True) -> JSON | None:
@@ -145,7 +145,7 @@ class StatusRead:
 
 async def read_in_slices(read: StatusRead) -> JSON:
     """The answer, reading SLICE channels per turn of the event loop: /healthz and the
-    probes wait for a slice (~2 ms), not for a thousand channels. Each channel is read
+    probes wait for a slice (~3 ms), not for a thousand channels. Each channel is read
     whole in one turn; channels of one answer may be read a few milliseconds apart."""
     while not read.read(SLICE):  # noqa: ASYNC110 - yields to the loop between slices
         await asyncio.sleep(0)
