@@ -1,32 +1,28 @@
-"""Prometheus metrics (prefix `novu_failover_`) on an injected CollectorRegistry.
+"""Prometheus metrics (prefix `novu_failover_`): what the daemon counts, and `/metrics`.
 
 Methods are named for what happened (`observe_signal`, `count_switch`). Label values come
 only from bounded sets: identifiers from the rules (environment, channel, integration,
 signal), Novu integration identifiers, enums and HTTP statuses; never a URL, a secret or
 free text. As defense in depth every label value passes the log redactor (once per value).
 
-The channels' state (health, primary, paused, blocked, last evaluation) is not pushed here:
-`daemon.channel_metrics` renders it at scrape time from the daemon's state
-(`watch_channels`).
+Per-channel series (tens of thousands at 1,000 channels) are not prometheus_client
+metrics: the counters live in `daemon.channel_counters`, the channels' state (health,
+primary, paused, blocked, last evaluation) is read at scrape time by
+`daemon.channel_metrics` (`watch_channels`), and both render their own exposition text
+(`families`). The few global series stay on prometheus_client, on the injected registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, get_args
+from typing import Literal
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    Summary,
-    disable_created_metrics,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
 from daemon import __version__
+from daemon.channel_counters import ChannelCounters
 from daemon.channel_metrics import ChannelSource, ChannelStateCollector
-from daemon.logs import redact, secrets_version
+from daemon.exposition import Format, TextFamilies, exposition, label_values, negotiate
 from daemon.model import AuditResult, DecisionKind, FailureClass, Trigger
 
 PREFIX = "novu_failover_"
@@ -35,11 +31,7 @@ SignalResult = Literal["ok", "fail", "inconclusive", "error"]
 """ok: healthy evidence; fail: unhealthy evidence; inconclusive: no evidence either way
 (e.g. too few messages); error: the check itself failed (timeout, bad response)."""
 
-SIGNAL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-ACTION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-
-# No `_created` series: one more line per counter and histogram series (a third of the
-# exposition at 1,000 channels) that no query here reads.
+# No `_created` series: one more line per counter series that no query here reads.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RequestObserver = Callable[[str, int | str], None]
@@ -48,32 +40,12 @@ or `timeout` / `error` when there was no response)."""
 
 ALERT_OUTCOMES = ("accepted", "rejected", "unauthorized", "error")
 
-
-class _Labels:
-    """Label values pass the log redactor once each, not on every update: the answer is
-    remembered until another secret is registered."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, str] = {}
-        self._version: object = None
-
-    def __call__(self, value: object) -> str:
-        text = str(value)
-        version = secrets_version()
-        if version is not self._version:
-            self._seen.clear()
-            self._version = version
-        found = self._seen.get(text)
-        if found is None:
-            found = self._seen[text] = redact(text)
-        return found
-
-
-_label = _Labels()
+_label = label_values.redacted
 
 
 class Metrics:
-    """Every metric the daemon exposes, registered on `registry`."""
+    """Every metric the daemon exposes: the global ones on `registry`, the per-channel
+    ones in `families`; `exposition` renders both."""
 
     def __init__(self, registry: CollectorRegistry, *, version: str = __version__) -> None:
         def counter(name: str, doc: str, labels: Iterable[str] = ()) -> Counter:
@@ -82,55 +54,12 @@ class Metrics:
         def gauge(name: str, doc: str, labels: Iterable[str] = ()) -> Gauge:
             return Gauge(PREFIX + name, doc, list(labels), registry=registry)
 
-        channel = ("environment", "channel")
-        candidate = (*channel, "integration")
-        signal = (*candidate, "signal")
+        self.registry = registry
+        self.counters = ChannelCounters()
+        self.channels = ChannelStateCollector()
+        self.families: tuple[TextFamilies, ...] = (self.counters, self.channels)
 
-        self.signal_checks = counter(
-            "signal_checks_total", "Signal checks by result.", (*signal, "result")
-        )
-        # Buckets per channel, time per signal: 13 lines per signal were two thirds of the
-        # exposition at 1,000 channels (docs/metrics.md).
-        self.signal_check_duration = Histogram(
-            PREFIX + "signal_check_duration_seconds",
-            "How long the channel's signal checks took.",
-            list(channel),
-            buckets=SIGNAL_BUCKETS,
-            registry=registry,
-        )
-        self.signal_check_time = Summary(
-            PREFIX + "signal_check_seconds",
-            "Time spent in one signal's checks (_sum) and checks timed (_count).",
-            list(signal),
-            registry=registry,
-        )
-        self.signal_failures = counter(
-            "signal_failures_total",
-            "Failed signal checks by failure class (recipient, credentials, quota, outage, "
-            "unknown); recipient failures do not count toward down by default.",
-            (*signal, "failure_class"),
-        )
-        self.switches = counter(
-            "switches_total",
-            "Primary switches made, by trigger (failover, failback, manual).",
-            (*channel, "from_integration", "to_integration", "trigger"),
-        )
-        self.decisions = counter(
-            "decisions_total",
-            "Policy decisions by kind (keep, switch, hold, blocked, ...).",
-            (*channel, "kind"),
-        )
         self.global_paused = gauge("global_paused", "1 while a global pause is in force.")
-        self.actions = counter(
-            "actions_total", "Actions (switch attempts) by result.", (*channel, "result")
-        )
-        self.action_duration = Histogram(
-            PREFIX + "action_duration_seconds",
-            "How long actions took, retries and verification included.",
-            list(channel),
-            buckets=ACTION_BUCKETS,
-            registry=registry,
-        )
         self.novu_requests = counter(
             "novu_requests_total",
             "Requests to Novu's API by call and HTTP status (or timeout, error).",
@@ -169,9 +98,6 @@ class Metrics:
             "Failed writes to the state directory (state.json, audit trail); see /readyz.",
         )
 
-        self.channels = ChannelStateCollector()
-        registry.register(self.channels)
-
         self.build_info.labels(_label(version)).set(1)
         # Series whose first increment matters to an alert exist at 0 from the start:
         # increase() cannot see a series born at 1.
@@ -182,6 +108,17 @@ class Metrics:
             self.alerts_unmatched.labels(source)
             for outcome in ALERT_OUTCOMES:
                 self.alerts_received.labels(source, outcome)
+
+    # --- exposition -----------------------------------------------------------------------
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """`/metrics`: (body, content type) in the format `accept` asks for."""
+        fmt = negotiate(accept)
+        return exposition(self.registry, self.families, fmt), fmt.content_type
+
+    def text(self, fmt: Format = Format.TEXT) -> str:
+        """The whole exposition as text (tests, `promtool check metrics`)."""
+        return exposition(self.registry, self.families, fmt).decode()
 
     # --- channel state (rendered at scrape time) -----------------------------------------
 
@@ -211,18 +148,17 @@ class Metrics:
     ) -> None:
         """One check of one signal finished; `seconds=None` when it never ran (e.g. skipped).
         A failure with a class is also counted by class."""
-        labels = tuple(_label(v) for v in (environment, channel, integration, signal))
-        self.signal_checks.labels(*labels, result).inc()
-        if result == "fail" and failure_class is not None:
-            self.signal_failures.labels(*labels, failure_class).inc()
-        if seconds is not None:
-            self.signal_check_duration.labels(*labels[:2]).observe(seconds)
-            self.signal_check_time.labels(*labels).observe(seconds)
+        self.counters.check(
+            (environment, channel, integration, signal),
+            result=result,
+            seconds=seconds,
+            failure_class=failure_class if result == "fail" else None,
+        )
 
     # --- decisions and actions ------------------------------------------------------------
 
     def count_decision(self, environment: str, channel: str, kind: DecisionKind) -> None:
-        self.decisions.labels(_label(environment), _label(channel), kind.value).inc()
+        self.counters.decision(environment, channel, kind.value)
 
     def set_global_paused(self, *, paused: bool) -> None:
         self.global_paused.set(1 if paused else 0)
@@ -237,20 +173,13 @@ class Metrics:
         trigger: Trigger,
     ) -> None:
         """A switch was made; `from_integration=None` (no primary before) is exported as ""."""
-        self.switches.labels(
-            _label(environment),
-            _label(channel),
-            "" if from_integration is None else _label(from_integration),
-            _label(to_integration),
-            trigger,
-        ).inc()
+        switch = ("" if from_integration is None else from_integration, to_integration, trigger)
+        self.counters.switch(environment, channel, switch)
 
     def count_action(
         self, environment: str, channel: str, *, result: AuditResult, seconds: float
     ) -> None:
-        env, chan = _label(environment), _label(channel)
-        self.actions.labels(env, chan, result).inc()
-        self.action_duration.labels(env, chan).observe(seconds)
+        self.counters.action(environment, channel, result=result, seconds=seconds)
 
     # --- Novu, alerts, configuration ------------------------------------------------------
 
@@ -285,18 +214,16 @@ class Metrics:
         """A channel's rules loaded: its counters exist at 0 for every label set they will
         have (actions by result, switches between candidates by trigger, decisions by
         kind), so an alert on `increase()` sees the very first one."""
-        env, chan = _label(environment), _label(channel)
-        for result in get_args(AuditResult):
-            if result != "started":  # written to the audit trail, never counted
-                self.actions.labels(env, chan, result)
-        for kind in DecisionKind:
-            self.decisions.labels(env, chan, kind.value)
-        names = [_label(c) for c in candidates]
-        for from_ in names:
-            for to in names:
-                if from_ != to:
-                    for trigger in get_args(Trigger):
-                        self.switches.labels(env, chan, from_, to, trigger)
+        self.counters.load(environment, channel, candidates)
+
+    def channels_loaded(self, channels: Iterable[tuple[str, str, Sequence[str]]]) -> None:
+        """The rules' channels now, as (environment, channel, candidates): each is
+        `channel_loaded`; a channel no longer among them leaves the next scrape."""
+        keys = []
+        for environment, channel, candidates in channels:
+            self.channel_loaded(environment, channel, candidates)
+            keys.append((environment, channel))
+        self.counters.retain(keys)
 
     def state_write_failed(self) -> None:
         """A write to STATE_DIR (state.json or the audit trail) failed."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from daemon.metrics import Metrics
 
@@ -66,10 +66,9 @@ def test_the_clean_start_case_checks_every_alert_stays_quiet() -> None:
 
 def test_the_counters_the_alerts_watch_exist_at_zero_once_a_channel_loads() -> None:
     """The unit tests feed `..._total` series from 0; the daemon must export them so."""
-    registry = CollectorRegistry()
-    metrics = Metrics(registry)
+    metrics = Metrics(CollectorRegistry())
     metrics.channel_loaded("production", "email", ["sendgrid-main", "ses-backup"])
-    text = generate_latest(registry).decode()
+    text = metrics.text()
     for series in (
         'novu_failover_actions_total{channel="email",environment="production",result="failed"} 0.0',
         'novu_failover_switches_total{channel="email",environment="production",'

@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 import yaml
 from fake_control_plane import FakePlane
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from daemon.api import create_app
@@ -58,9 +58,7 @@ def test_alert_rules_pass_promtool() -> None:
 
 def test_alert_rules_name_only_metrics_the_daemon_exports() -> None:
     """Every novu_failover_* series an alert uses is registered by daemon.metrics."""
-    registry = CollectorRegistry()
-    Metrics(registry)
-    exported = generate_latest(registry).decode()
+    exported = Metrics(CollectorRegistry()).text()
     names = set(
         re.findall(
             r"\b(novu_failover_[a-z_]+)", (ROOT / "deploy/prometheus/alerts.yaml").read_text()
@@ -714,9 +712,7 @@ def test_every_panel_and_query_reads_the_datasource_variable() -> None:
 
 
 def test_the_dashboard_names_only_metrics_the_daemon_exports_and_shows_each_view() -> None:
-    registry = CollectorRegistry()
-    Metrics(registry)
-    exported = generate_latest(registry).decode()
+    exported = Metrics(CollectorRegistry()).text()
     names = grafana_dashboard.metric_names(grafana_dashboard.load())
     families = {re.sub(r"_(bucket|sum|count)$", "", n) for n in names}
     missing = sorted(

@@ -153,10 +153,10 @@ class Daemon:
         self._context.actuator = self._actuator(assembly)
         self._reached = {name: self._reached.get(name) for name in assembly.rules.environments}
         self._alert_sync.configure(assembly.rules)
-        for rule in assembly.rules.channels:
-            self._metrics.channel_loaded(
-                rule.environment, rule.channel, [c.integration for c in rule.candidates]
-            )
+        self._metrics.channels_loaded(  # a channel the rules no longer have leaves /metrics
+            (rule.environment, rule.channel, [c.integration for c in rule.candidates])
+            for rule in assembly.rules.channels
+        )
 
     def _view_of(self, key: ChannelKey) -> ChannelView | None:
         owner = self._owners.get(key)

@@ -178,6 +178,7 @@ async def run_daemon(
         app = create_app(
             control,
             registry=registry,
+            families=metrics.families,
             api_token=settings.api_token,
             alert_routes=webhooks,
             timeline=daemon.timeline,
