@@ -19,7 +19,7 @@ from daemon import __version__
 from daemon.actuator import Actuator
 from daemon.alerts import Alert
 from daemon.clock import Clock
-from daemon.control import JSON, ControlError
+from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
 from daemon.logs import log_event
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView, Observation
@@ -40,8 +40,9 @@ from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, hand_over, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
+from daemon.service.status_view import StatusRead
 from daemon.service.timeline import Timeline
-from daemon.service.views import events_json, explain_json, ready_json, status_json
+from daemon.service.views import events_json, explain_json, known_names, ready_json
 from daemon.settings import Settings
 from daemon.state import StateStore
 
@@ -188,11 +189,11 @@ class Daemon:
         return self._settings.action_timeout
 
     def owner(self, channel: str) -> ChannelOwner:
-        """The channel's owner; ControlError 404 naming the known channels otherwise."""
+        """The channel's owner; ControlError 404 naming (some of) the known channels otherwise."""
         owner = self._owners.get(channel)
         if owner is None:
-            known = ", ".join(sorted(self._owners)) or "none"
-            raise ControlError(404, f"no channel {channel!r} in the rules (known: {known})")
+            msg = f"no channel {channel!r} in the rules (known: {known_names(self._owners)})"
+            raise ControlError(404, msg)
         return owner
 
     def owners(self) -> list[ChannelOwner]:
@@ -363,17 +364,20 @@ class Daemon:
             state_error=self.state.error,
         )
 
-    def status(self) -> JSON:
-        return status_json(
-            owners=self.owners(),
+    def status(self, query: StatusQuery = SUMMARY) -> JSON:
+        return self.status_read(query).all()
+
+    def status_read(self, query: StatusQuery = SUMMARY) -> StatusRead:
+        rules = {"path": str(self._rules_path), "loaded_at": self._loaded_at}
+        head = {"rules": {**rules, "error": self._rules_error}, "version": __version__}
+        return StatusRead(
+            owners=self._owners,
+            environments=self.rules.environments,
+            query=query,
             store=self.store,
             now=self._clock.now(),
-            rules_path=str(self._rules_path),
-            loaded_at=self._loaded_at,
-            rules_error=self._rules_error,
             dry_run=self._settings.dry_run,
-            started_at=self._started_at,
-            version=__version__,
+            head={**head, "started_at": self._started_at},
         )
 
     def events(self, *, limit: int, offset: int) -> JSON:
@@ -386,6 +390,7 @@ class Daemon:
             store=self.store,
             now=self._clock.now(),
             started_at=self._started_at,
+            dry_run=self._settings.dry_run,
         )
 
     def refresh_pause_metrics(self) -> None:
