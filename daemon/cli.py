@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from daemon import __version__
-from daemon.heap import collector_paused
+from daemon.heap import collector_paused, freeze_after_start_up
 
 # subcommand -> (module under daemon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,6 +45,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the program itself (tests pass argv and run it in their process)
+        freeze_after_start_up()
     argv = sys.argv[1:] if argv is None else list(argv)
     # The first word that is not an option names the command (the top level has no option
     # that takes a value); an unknown one gets the whole parser and its usage error.

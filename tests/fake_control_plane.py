@@ -12,7 +12,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daemon.clock import FakeClock
-from daemon.control import JSON, ControlError
+from daemon.control import (
+    JSON,
+    SUMMARY,
+    ControlError,
+    StatusQuery,
+    channel_state,
+    state_counts,
+    summarize,
+)
 from daemon.model import (
     AuditAction,
     AuditRecord,
@@ -303,7 +311,7 @@ class FakePlane:
                     ],
                 }
             )
-        return {
+        data: JSON = {
             "channel": channel.key,
             "environment": channel.environment,
             "name": channel.name,
@@ -328,6 +336,8 @@ class FakePlane:
             "last_switch": switch_json(channel.switches[-1]) if channel.switches else None,
             "candidates": candidates,
         }
+        data["state"] = channel_state(data, dry_run=False)
+        return data
 
     # -- ControlPlane -------------------------------------------------------------------------
     def alive(self) -> tuple[bool, str]:
@@ -338,11 +348,32 @@ class FakePlane:
         self._record("ready")
         return self.ready_state
 
-    def status(self) -> JSON:
-        self._record("status")
+    async def status(self, query: StatusQuery = SUMMARY) -> JSON:
+        return self.status_now(query)
+
+    def status_now(self, query: StatusQuery = SUMMARY) -> JSON:
+        """`status` without a loop: every channel in full, then filtered and summarized the
+        documented way (`daemon.control.summarize`)."""
+        self._record("status", query=query)
         now = self.clock.now()
+        if query.channel is not None:
+            self._channel(query.channel)
+        if query.environment is not None and query.environment not in {
+            c.environment for c in self.channels.values()
+        }:
+            raise ControlError(404, f"no environment {query.environment!r} in the rules")
+        selected = [
+            self._channel_json(c)
+            for c in self.channels.values()
+            if query.selects(c.key, c.environment)
+        ]
+        channels = [c for c in selected if not query.states or c["state"] in query.states]
+        if query.detail == "summary":
+            channels = [summarize(c) for c in channels]
         return {
-            "channels": [self._channel_json(c) for c in self.channels.values()],
+            "detail": query.detail,
+            "states": state_counts(channels),
+            "channels": channels,
             "global_pause": pause_json(effective_pause(self.global_pause, None, now)),
             "rules": {
                 "path": "/etc/novu-failover/rules.yaml",

@@ -128,7 +128,7 @@ async def test_status_returns_the_plane_status_without_a_token(
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body == json.loads(json.dumps(plane.status()))
+    assert body == json.loads(json.dumps(plane.status_now()))
     email = body["channels"][0]
     assert email["channel"] == "production/email"
     assert email["primary"] == {"integration": "sendgrid-main", "active": True}

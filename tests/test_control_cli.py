@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import socket
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp
 from daemon.api import create_app
 from daemon.cli import COMMANDS
 from daemon.commands import control
+from daemon.control import SUMMARY, StatusQuery
 
 TOKEN = "cli-test-token"
 
@@ -122,6 +124,7 @@ EXPECTED_STATUS = (
     """\
 novu-failover 0.1.0, up 1h
 rules /etc/novu-failover/rules.yaml (loaded 1h ago)
+2 channel(s): 1 blocked, 1 held
 
 production/email
   primary   sendgrid-main
@@ -162,7 +165,7 @@ def test_status_renders_a_table_per_channel(daemon: Served, cli: Cli) -> None:
 def test_status_json_prints_the_daemon_answer(daemon: Served, cli: Cli) -> None:
     result = cli("status", "--json")
     assert result.code == 0
-    assert json.loads(result.out) == json.loads(json.dumps(daemon.plane.status()))
+    assert json.loads(result.out) == json.loads(json.dumps(daemon.plane.status_now()))
 
 
 def test_read_commands_send_no_token(
@@ -421,13 +424,18 @@ def test_status_events_and_explain_render_absurd_times_without_crashing(
 ) -> None:
     """A daemon (an older one, or damaged state) may answer with times no calendar holds."""
     plane = daemon.plane
-    status, explain = plane.status(), plane.explain("production/email")
+    explain = plane.explain("production/email")
     events = asyncio.run(plane.events(limit=50, offset=0))
 
     async def absurd_events(**kwargs: object) -> object:
         return _absurd(events, value)
 
-    monkeypatch.setattr(plane, "status", lambda: _absurd(status, value))
+    status_of = plane.status_now
+
+    async def absurd_status(query: StatusQuery = SUMMARY) -> object:
+        return _absurd(status_of(query), value)
+
+    monkeypatch.setattr(plane, "status", absurd_status)
     monkeypatch.setattr(plane, "explain", lambda channel: _absurd(explain, value))
     monkeypatch.setattr(plane, "events", absurd_events)
     for argv in (["status"], ["explain", "production/email"], ["events"]):
@@ -465,4 +473,54 @@ def test_the_installed_command_refuses_a_non_utf8_reason_without_a_traceback(
         assert done.returncode == 2, err
         assert "not valid UTF-8 text" in err
         assert "Traceback" not in err
+    assert daemon.plane.calls == []
+
+
+def _fleet(plane: FakePlane, size: int) -> None:
+    """`size` more channels like production/email (held), in environments of their own."""
+    email = plane.channels["production/email"]
+    for i in range(size):
+        copy = dataclasses.replace(email, environment=f"tenant{i:03d}")
+        plane.channels[copy.key] = copy
+
+
+def test_status_of_a_large_fleet_is_one_line_per_channel_problems_first(
+    daemon: Served, cli: Cli
+) -> None:
+    _fleet(daemon.plane, 30)
+    result = cli("status")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert "32 channel(s): 1 blocked, 31 held" in lines
+    header = next(i for i, line in enumerate(lines) if line.startswith("CHANNEL"))
+    assert lines[header + 1].split()[:2] == ["production/sms", "blocked"]  # the blocked first
+    assert sum(1 for line in lines[header + 2 :] if line.split()[1:2] == ["held"]) == 31
+    assert "CANDIDATE" not in result.out  # no per-channel tables for 32 channels
+    (query,) = [kw["query"] for name, kw in daemon.plane.calls if name == "status"]
+    assert query.detail == "summary"
+
+
+def test_status_of_one_channel_asks_for_it_in_full(daemon: Served, cli: Cli) -> None:
+    _fleet(daemon.plane, 30)
+    result = cli("status", "production/email")
+    assert result.code == 0, result.err
+    assert "statuspage: Mail Sending is major_outage" in result.out  # a candidate's reason
+    assert "production/sms" not in result.out
+    (query,) = [kw["query"] for name, kw in daemon.plane.calls if name == "status"]
+    assert (query.channel, query.detail) == ("production/email", "full")
+
+
+def test_status_filters_are_sent_to_the_daemon(daemon: Served, cli: Cli) -> None:
+    result = cli("status", "--state", "not-ok", "--environment", "production")
+    assert result.code == 0, result.err
+    queries = [kw["query"] for name, kw in daemon.plane.calls if name == "status"]
+    assert queries[0].environment == "production"
+    assert queries[0].states == frozenset({"acting", "blocked", "paused", "held", "dry-run"})
+    assert [q.detail for q in queries] == ["summary", "full"]  # 2 channels: shown in full
+
+
+def test_a_bad_state_is_refused_before_asking_the_daemon(daemon: Served, cli: Cli) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli("status", "--state", "broken")
+    assert exited.value.code == 2
     assert daemon.plane.calls == []

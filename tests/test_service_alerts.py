@@ -18,6 +18,7 @@ import pytest
 from alert_fixtures import alertmanager, grafana
 from inprocess import start_daemon, stop_daemon, until
 
+from daemon.control import FULL
 from daemon.service.daemon import Daemon
 from daemon.service.server import Running
 from daemon.sim import serve_simulation
@@ -65,7 +66,7 @@ class World:
             return (await client.get(f"{self.running.url}{path}")).text
 
     def channel(self) -> dict[str, Any]:
-        return self.daemon.status()["channels"][0]
+        return self.daemon.status(FULL)["channels"][0]
 
     def primary(self) -> str | None:
         return (self.channel()["primary"] or {}).get("integration")

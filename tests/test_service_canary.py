@@ -13,6 +13,7 @@ import httpx
 import pytest
 from inprocess import start_daemon, stop_daemon, until
 
+from daemon.control import FULL
 from daemon.service.daemon import Daemon
 from daemon.sim import Simulation, serve_simulation
 
@@ -85,7 +86,8 @@ async def world(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
 
 def candidate(daemon: Daemon, name: str) -> dict[str, Any]:
-    (found,) = [c for c in daemon.status()["channels"][0]["candidates"] if c["integration"] == name]
+    candidates = daemon.status(FULL)["channels"][0]["candidates"]
+    (found,) = [c for c in candidates if c["integration"] == name]
     return found
 
 
@@ -95,7 +97,7 @@ def _first_reason(daemon: Daemon, name: str) -> str:
 
 
 def decision(daemon: Daemon) -> dict[str, Any]:
-    return daemon.status()["channels"][0]["decision"] or {}
+    return daemon.status(FULL)["channels"][0]["decision"] or {}
 
 
 async def scrape(url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import httpx
@@ -12,8 +13,9 @@ from html_dom import Element, parse
 from prometheus_client import CollectorRegistry
 
 from daemon.api import create_app
-from daemon.api.page import render_page
+from daemon.api.page import MAX_CARDS, render_page
 from daemon.api.page_model import NAME_CHARS, channel_state
+from daemon.control import FULL
 from daemon.model import AuditRecord, Decision, DecisionKind
 from daemon.service.timeline import Timeline
 
@@ -114,7 +116,7 @@ def test_channel_state(changes: dict[str, Any], dry_run: bool, expected: str) ->
 
 
 def _hostile_status() -> dict[str, Any]:
-    status = FakePlane().status()
+    status = FakePlane().status_now(FULL)
     email = status["channels"][0]
     long_name = "x" * 10_000 + HOSTILE
     email["decision"]["reason"] = f"primary down: {HOSTILE}"
@@ -190,7 +192,7 @@ def test_hostile_values_are_escaped_and_the_page_stays_usable() -> None:
 
 def test_the_timeline_draws_health_decisions_switches_and_spans() -> None:
     plane = FakePlane()
-    status = plane.status()
+    status = plane.status_now(FULL)
     timeline = Timeline()
     key = "production/email"
     timeline.health(key, "sendgrid-main", None, state="up", reason="fine", at=START - 600)
@@ -233,7 +235,7 @@ def test_the_timeline_draws_health_decisions_switches_and_spans() -> None:
 def test_readiness_and_failure_classes_are_shown_as_the_status_api_reports_them() -> None:
     """`readiness: {ready, reasons, notes}` per candidate and a signal's `last_failure`
     class, in the shapes views.py gives them (docs/api.md)."""
-    status = FakePlane().status()
+    status = FakePlane().status_now(FULL)
     for candidate in status["channels"][0]["candidates"]:
         candidate.pop("readiness", None)  # a daemon that does not report readiness
     headers = [th.text() for th in _section(_render(status), "production/email").find_all("th")]
@@ -289,3 +291,54 @@ async def test_refresh_zero_turns_the_self_refresh_off() -> None:
     dom = parse((await _get(app, "/?refresh=0&window=15m")).text)
     assert dom.find_all("meta", http_equiv="refresh") == []
     assert dom.find("a", cls="current").text() == "15m"
+
+
+def _fleet_plane(size: int) -> FakePlane:
+    """The sample channels plus `size` like production/email (held), and one ok."""
+    plane = FakePlane()
+    email = plane.channels["production/email"]
+    for i in range(size):
+        copy_ = dataclasses.replace(email, environment=f"tenant{i:03d}")
+        plane.channels[copy_.key] = copy_
+    calm = dataclasses.replace(
+        email,
+        environment="calm",
+        decision=Decision(
+            channel="calm/email",
+            kind=DecisionKind.KEEP,
+            reason="no action: primary is up",
+            at=START,
+            current="sendgrid-main",
+        ),
+    )
+    plane.channels[calm.key] = calm
+    return plane
+
+
+async def test_a_large_fleet_gets_a_row_each_and_cards_for_the_first_that_are_not_ok() -> None:
+    app = create_app(_fleet_plane(60), registry=CollectorRegistry(), api_token=None)
+    dom = parse((await _get(app, "/?refresh=0")).text)
+    rows = dom.find("table", cls="overview").find_all("tr", cls="overview-row")
+    assert len(rows) == 63
+    assert rows[-1].attrs["data-channel"] == "calm/email"
+    assert rows[-1].attrs["data-state"] == "ok"
+    cards = dom.find_all("section", cls="channel")
+    assert len(cards) == MAX_CARDS
+    assert "calm/email" not in [c.attrs["data-channel"] for c in cards]
+    assert "63 channels: one row each below" in dom.find("p", cls="notice").text()
+    assert dom.find("title").text_raw() == "novu-failover: 1 blocked, 61 held, 1 ok"
+
+
+async def test_filters_choose_the_cards() -> None:
+    app = create_app(_fleet_plane(60), registry=CollectorRegistry(), api_token=None)
+    dom = parse((await _get(app, "/?channel=calm/email&window=1h")).text)
+    (card,) = dom.find_all("section", cls="channel")
+    assert card.attrs["data-channel"] == "calm/email"
+    assert card.find("tr", data_signal="statuspage"), "a card shows the signals"
+    assert dom.find_all("table", cls="overview") == []
+    links = [a.attrs["href"] for a in dom.find("nav", aria_label="timeline window").find_all("a")]
+    assert "?window=15m&refresh=10&channel=calm/email" in links
+    blocked = parse((await _get(app, "/?state=blocked")).text)
+    assert [s.attrs["data-channel"] for s in blocked.find_all("section", cls="channel")] == [
+        "production/sms"
+    ]

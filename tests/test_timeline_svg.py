@@ -12,6 +12,7 @@ from html_dom import Element, parse
 
 from daemon.api.page import render_page
 from daemon.api.timeline_svg import _TENTHS, MIN_BAND_TENTHS, PLOT_W, PLOT_X, draw
+from daemon.control import FULL
 from daemon.service.timeline import Timeline
 
 KEY = "production/email"
@@ -61,7 +62,7 @@ def test_a_band_shorter_than_its_minimum_is_drawn_at_the_minimum_width() -> None
 def _svg(states: list[tuple[float, str]]) -> Element:
     plane = FakePlane()
     html = render_page(
-        plane.status(),
+        plane.status_now(FULL),
         {KEY: _timeline(states)},
         window=3600,
         window_label="1h",

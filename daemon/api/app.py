@@ -8,7 +8,6 @@ run on the event loop thread, where the service keeps its state, never in a thre
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
@@ -36,11 +35,12 @@ from daemon.api.requests import (
     query_int,
     read_model,
 )
+from daemon.api.status_encoding import StatusEncoder, encode_json
+from daemon.api.status_query import parse_status_query
 from daemon.clock import Clock, SystemClock
 from daemon.control import JSON, ControlError, ControlPlane
 from daemon.durations import format_duration, parse_duration
 from daemon.exposition import TextFamilies, chunks, exposition_parts, negotiate
-from daemon.logs import scrub
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ class _SafeJSONResponse(JSONResponse):
     text, and text that cannot be UTF-8 (a lone surrogate) replaced rather than a 500."""
 
     def render(self, content: Any) -> bytes:
-        text = json.dumps(scrub(content), ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8", "replace")
+        return encode_json(content)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -118,6 +117,7 @@ class _Api:
         self.api_token = api_token
         self.max_body_bytes = max_body_bytes
         self.clock = clock
+        self.status_encoder = StatusEncoder()
 
     async def metrics(self, request: Request) -> Response:
         fmt = negotiate(request.headers.get("accept", ""))
@@ -149,7 +149,12 @@ class _Api:
         return json_response({"ok": ok, "detail": detail}, 200 if ok else 503)
 
     async def status(self, request: Request) -> Response:
-        return json_response(self.plane.status())
+        query = parse_status_query(request.query_params)
+        document = await self.plane.status(query)
+        # Encoded in a worker thread (like /metrics): a thousand channels in full take long
+        # enough to stall /healthz and the probes; unchanged channels' bytes are reused.
+        body = await asyncio.to_thread(self.status_encoder.encode, document)
+        return Response(body, media_type="application/json", headers=_NO_STORE)
 
     async def events(self, request: Request) -> Response:
         limit = query_int(request, "limit", default=50, low=1, high=MAX_EVENTS_PAGE)

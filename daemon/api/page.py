@@ -7,7 +7,8 @@ both. It refreshes itself with a meta refresh, so it reads the same without Java
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,7 +17,8 @@ from starlette.responses import HTMLResponse, Response
 
 from daemon.api.page_model import STATES, build_page
 from daemon.api.requests import ApiError
-from daemon.control import JSON, ControlPlane
+from daemon.api.status_query import FILTERS, parse_status_query
+from daemon.control import CHANNEL_STATES, JSON, SUMMARY, ControlError, ControlPlane, StatusQuery
 from daemon.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -39,9 +41,18 @@ HEADERS = {
 }
 
 
+MAX_CARDS = 50
+"""Channels drawn in full (timeline, candidates, signals) on one page; past this, every
+selected channel gets a row of the overview and only those not ok get a card."""
+PAGE_PARAMETERS = ("window", "refresh", *FILTERS)
+
+
 class TimelineSource(Protocol):
-    def snapshot(self, *, since: float) -> Mapping[str, JSON]:
-        """Per channel key: health transitions, decisions and actions from `since` on."""
+    def snapshot(
+        self, *, since: float, channels: Iterable[str] | None = None
+    ) -> Mapping[str, JSON]:
+        """Per channel key (of `channels`, or all): health transitions, decisions and
+        actions from `since` on."""
         ...
 
 
@@ -66,8 +77,12 @@ def render_page(
     window: float,
     window_label: str,
     refresh: int,
+    overview: JSON | None = None,
+    query: StatusQuery = SUMMARY,
 ) -> str:
-    """The page's HTML for a status (as `/v1/status` serves it) and the channels' timelines."""
+    """The page's HTML for a status in full (as `/v1/status?detail=full` serves it) and the
+    channels' timelines; `overview`, a summary status of more channels than get a card,
+    adds a row per channel."""
     model = build_page(
         status,
         dict(timelines),
@@ -75,6 +90,8 @@ def render_page(
         window_label=window_label,
         refresh=refresh,
         windows=WINDOWS,
+        overview=overview,
+        filters=_filters(query),
     )
     return _templates().get_template("status.html.j2").render(page=model, states=STATES)
 
@@ -118,10 +135,45 @@ class StatusPage:
         self._timeline = timeline
 
     async def __call__(self, request: Request) -> Response:
+        query = parse_status_query(request.query_params, accepted=PAGE_PARAMETERS)
         window, label = parse_window(request.query_params.get("window"))
         refresh = parse_refresh(request.query_params.get("refresh"))
-        status = self._plane.status()
+        status, overview = await self._statuses(query)
         since = status["now"] - window
-        timelines = self._timeline.snapshot(since=since) if self._timeline else {}
-        html = render_page(status, timelines, window=window, window_label=label, refresh=refresh)
+        keys = [c["channel"] for c in status["channels"]]
+        timelines = self._timeline.snapshot(since=since, channels=keys) if self._timeline else {}
+        html = render_page(
+            status,
+            timelines,
+            window=window,
+            window_label=label,
+            refresh=refresh,
+            overview=overview,
+            query=query,
+        )
         return HTMLResponse(html, headers=HEADERS)
+
+    async def _statuses(self, query: StatusQuery) -> tuple[JSON, JSON | None]:
+        """The channels to draw in full, and (past MAX_CARDS channels) the summary of all
+        selected ones for the overview. A thousand channels in full would be ~15 MB of HTML."""
+        summary = await self._plane.status(replace(query, detail="summary"))
+        channels = summary["channels"]
+        if len(channels) <= MAX_CARDS:
+            return await self._plane.status(replace(query, detail="full")), None
+        attention = [c["channel"] for c in channels if c["state"] != "ok"][:MAX_CARDS]
+        full = []
+        for key in attention:
+            try:
+                one = await self._plane.status(StatusQuery(detail="full", channel=key))
+            except ControlError:  # gone with a reload since the summary was read
+                continue
+            full += one["channels"]
+        return {**summary, "detail": "full", "channels": full}, summary
+
+
+def _filters(query: StatusQuery) -> tuple[tuple[str, str], ...]:
+    """The page's filters as (parameter, value), for its links and its heading."""
+    filters = [("environment", query.environment), ("channel", query.channel)]
+    if query.states:
+        filters.append(("state", ",".join(s for s in CHANNEL_STATES if s in query.states)))
+    return tuple((name, value) for name, value in filters if value)

@@ -12,18 +12,16 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from daemon.api.timeline_svg import Drawing, draw
-from daemon.control import JSON
+from daemon.control import CHANNEL_STATES, JSON, ChannelState, channel_state
 from daemon.durations import format_duration
 
-ChannelState = str
-"""One of: ok, held, blocked, paused, dry-run, acting."""
-
-STATES: tuple[ChannelState, ...] = ("acting", "blocked", "paused", "held", "dry-run", "ok")
-HELD_KINDS = frozenset({"hold", "wait", "not_managed"})
+STATES = CHANNEL_STATES
 NAME_CHARS = 60
 REASON_CHARS = 400
+ROW_REASON_CHARS = 160
 RECENT_EVENTS = 8
 MIN_SPAN = 10.0
 
@@ -53,25 +51,6 @@ def ago(at: float | None, now: float) -> str:
 
 _duration = lru_cache(maxsize=4096)(format_duration)
 """A page writes the same few durations hundreds of times ("10m ago" for every signal)."""
-
-
-def channel_state(channel: JSON, *, dry_run: bool) -> ChannelState:
-    """The one word a person needs first. Order matters: an action in flight (or one whose
-    outcome is still open), then what stops automation (brake, pause), then a held switch,
-    then dry run, else ok."""
-    decision = channel.get("decision") or {}
-    kind = decision.get("kind")
-    if channel.get("in_flight") or channel.get("open_action"):
-        return "acting"  # a switch is running, or its outcome is being settled
-    if kind == "blocked" or (channel.get("brake") or {}).get("blocked_until") is not None:
-        return "blocked"
-    if kind == "paused" or channel.get("pause") is not None:
-        return "paused"
-    if kind is None or kind in HELD_KINDS:
-        return "held"
-    if dry_run or channel.get("dry_run") or kind == "would_switch":
-        return "dry-run"
-    return "ok"
 
 
 class Text(NamedTuple):
@@ -140,9 +119,26 @@ class ChannelCard:
     events: tuple[EventLine, ...]
 
 
+class OverviewRow(NamedTuple):
+    """One channel in the overview of a large page: its word, primary and decision."""
+
+    key: Text
+    state: ChannelState
+    primary: Text | None
+    primary_active: bool
+    kind: str
+    reason: Text
+    anchor: str | None
+    """The channel's card on this page, if it has one."""
+
+
 @dataclass(frozen=True)
 class PageModel:
     cards: tuple[ChannelCard, ...]
+    overview: tuple[OverviewRow, ...]
+    filters: tuple[tuple[str, str], ...]
+    filter_query: str
+    """The filters as `&name=value...`, for links that keep them."""
     counts: tuple[tuple[ChannelState, int], ...]
     now: str
     version: str
@@ -161,7 +157,11 @@ def build_page(
     window_label: str,
     refresh: int,
     windows: tuple[str, ...],
+    overview: JSON | None = None,
+    filters: tuple[tuple[str, str], ...] = (),
 ) -> PageModel:
+    """The page for `status` (channels in full, each drawn as a card); `overview`, a
+    summary of more channels than get cards, adds a row for each (docs/status-page.md)."""
     now: float = status["now"]
     started = status.get("started_at") or now - window
     # a young daemon's whole life, a little margin before its start, at least MIN_SPAN
@@ -171,19 +171,50 @@ def build_page(
         _card(i, channel, timelines.get(channel["channel"]), now=now, start=start, dry_run=dry_run)
         for i, channel in enumerate(status["channels"])
     )
-    counts = tuple(
-        (state, n) for state in STATES if (n := sum(1 for c in cards if c.state == state))
-    )
+    states = (overview or status).get("states")
+    if not isinstance(states, dict):  # a daemon that does not count: count the cards
+        states = {s: sum(1 for c in cards if c.state == s) for s in STATES}
+    counts = tuple((state, n) for state in STATES if (n := int(states.get(state) or 0)))
+    notices = _notices(status, now=now)
+    rows: tuple[OverviewRow, ...] = ()
+    if overview is not None:
+        anchors = {card.key.full: card.anchor for card in cards}
+        rows = tuple(_row(c, anchors.get(c["channel"])) for c in overview["channels"])
+        shown = "none is" if not cards else f"the {len(cards)} first that are not ok are"
+        notices += (
+            Text.of(
+                f"{len(rows)} channels: one row each below; {shown} drawn in full. Choose a "
+                "channel, a state or an environment to see the others' cards.",
+                REASON_CHARS,
+            ),
+        )
     return PageModel(
         cards=cards,
+        overview=rows,
+        filters=filters,
+        filter_query="".join(f"&{name}={quote(value, safe='/,')}" for name, value in filters),
         counts=counts,
         now=clock(now),
         version=str(status.get("version", "")),
         window=window_label,
         span=format_duration(round(now - start)),
         refresh=refresh,
-        notices=_notices(status, now=now),
+        notices=notices,
         windows=tuple((w, w == window_label) for w in windows),
+    )
+
+
+def _row(channel: JSON, anchor: str | None) -> OverviewRow:
+    decision = channel.get("decision") or {}
+    primary = channel.get("primary")
+    return OverviewRow(
+        key=Text.of(channel["channel"], NAME_CHARS * 2),
+        state=channel["state"],
+        primary=Text.of(primary["integration"], NAME_CHARS) if primary else None,
+        primary_active=bool(primary and primary.get("active")),
+        kind=str(decision.get("kind") or "none"),
+        reason=Text.of(decision.get("reason") or "not evaluated yet", ROW_REASON_CHARS),
+        anchor=anchor,
     )
 
 
@@ -221,7 +252,7 @@ def _card(
     return ChannelCard(
         anchor=f"channel-{index}",
         key=Text.of(channel["channel"], NAME_CHARS * 2),
-        state=channel_state(channel, dry_run=dry_run),
+        state=channel.get("state") or channel_state(channel, dry_run=dry_run),
         kind=str(decision.get("kind") or "none"),
         reason=Text.of(decision.get("reason") or "not evaluated yet", REASON_CHARS),
         decided=ago(decision.get("at"), now) if decision else "",

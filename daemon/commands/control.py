@@ -21,13 +21,25 @@ from typing import Any
 import httpx
 
 from daemon import __version__
+from daemon.commands.control_args import (
+    STATE_WORDS,
+    channel_arg,
+    duration_arg,
+    environment_arg,
+    limit_arg,
+    offset_arg,
+    reason_arg,
+    states_arg,
+    target_arg,
+)
 from daemon.commands.control_render import (
+    COMPACT_OVER,
     render_events,
     render_explain,
     render_status,
     when,
 )
-from daemon.durations import format_duration, parse_duration
+from daemon.durations import format_duration
 
 JSON = dict[str, Any]
 
@@ -40,8 +52,6 @@ MUTATING = frozenset({"pause", "resume", "ack", "failover"})
 READ_TIMEOUT = 10.0
 FAILOVER_TIMEOUT = 60.0
 """A manual switch waits for the daemon's actuator (re-read, set-primary with retries, verify)."""
-_CHANNEL = re.compile(r"[A-Za-z0-9_.-]{1,64}/[A-Za-z0-9_.-]{1,32}")
-_UNDECODABLE = re.compile("[\ud800-\udfff]")
 
 
 class UsageError(Exception):
@@ -53,62 +63,6 @@ class DaemonRefusedError(Exception):
 
 
 # -- arguments -------------------------------------------------------------------------------
-
-
-def _channel(text: str) -> str:
-    if _CHANNEL.fullmatch(text) is None:
-        msg = f"{text!r} is not a channel; write it as environment/channel, e.g. production/email"
-        raise argparse.ArgumentTypeError(msg)
-    return text
-
-
-def _duration(text: str) -> str:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    if seconds <= 0:
-        msg = "a pause lasts longer than 0s"
-        raise argparse.ArgumentTypeError(msg)
-    return text
-
-
-def _unicode(text: str, *, what: str) -> str:
-    """`text` if it is valid Unicode. A command-line argument that is not valid UTF-8
-    arrives with lone surrogates (PEP 383), which no JSON body, log or file can hold."""
-    if _UNDECODABLE.search(text):
-        msg = (
-            f"the {what} is not valid UTF-8 text; check the terminal's or the script's "
-            "encoding (LANG/LC_ALL)"
-        )
-        raise argparse.ArgumentTypeError(msg)
-    return text
-
-
-def _target(text: str) -> str:
-    return _unicode(text, what="target")
-
-
-def _reason(text: str) -> str:
-    cleaned = _unicode(text, what="reason").strip()
-    if not cleaned or len(cleaned) > 500:
-        msg = "give a reason of 1 to 500 characters (it is shown in status and the audit trail)"
-        raise argparse.ArgumentTypeError(msg)
-    return cleaned
-
-
-def _limit(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 500:
-        msg = f"{text!r}: give a number from 1 to 500"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
-
-
-def _offset(text: str) -> int:
-    if not text.isdigit():
-        msg = f"{text!r}: give a number from 0"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -134,39 +88,60 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         )
     if name in ("status", "events", "explain"):
         parser.add_argument("--json", action="store_true", help="print the daemon's JSON")
+    if name == "status":
+        parser.add_argument(
+            "channel",
+            nargs="?",
+            type=channel_arg,
+            metavar="CHANNEL",
+            help="show this channel in full (candidates' reasons, every signal)",
+        )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="every channel in full, however many (the daemon's `detail=full`)",
+        )
+        parser.add_argument(
+            "--state",
+            type=states_arg,
+            help=f"only channels in these states, comma-separated ({', '.join(STATE_WORDS)})",
+        )
+        parser.add_argument(
+            "--environment", type=environment_arg, help="only this environment's channels"
+        )
     if name == "events":
-        parser.add_argument("--limit", type=_limit, default=50, help="how many (1-500)")
-        parser.add_argument("--offset", type=_offset, default=0, help="skip the newest N")
+        parser.add_argument("--limit", type=limit_arg, default=50, help="how many (1-500)")
+        parser.add_argument("--offset", type=offset_arg, default=0, help="skip the newest N")
     elif name in ("explain", "ack"):
         parser.add_argument(
-            "channel", type=_channel, metavar="CHANNEL", help="e.g. production/email"
+            "channel", type=channel_arg, metavar="CHANNEL", help="e.g. production/email"
         )
     elif name == "pause":
         parser.add_argument(
-            "--channel", type=_channel, default=None, help="one channel (default: every channel)"
+            "--channel", type=channel_arg, default=None, help="one channel (default: every channel)"
         )
         parser.add_argument(
-            "--for", dest="duration", type=_duration, help="e.g. 30m (default: until resumed)"
+            "--for", dest="duration", type=duration_arg, help="e.g. 30m (default: until resumed)"
         )
-        parser.add_argument("--reason", type=_reason, required=True, help="why (required)")
+        parser.add_argument("--reason", type=reason_arg, required=True, help="why (required)")
     elif name == "resume":
         parser.add_argument(
             "--channel",
-            type=_channel,
+            type=channel_arg,
             default=None,
             help="lift this channel's pause (default: lift the global pause)",
         )
     elif name == "failover":
         parser.add_argument(
-            "channel", type=_channel, metavar="CHANNEL", help="e.g. production/email"
+            "channel", type=channel_arg, metavar="CHANNEL", help="e.g. production/email"
         )
         parser.add_argument(
-            "target", type=_target, metavar="TARGET", help="the candidate integration identifier"
+            "target", type=target_arg, metavar="TARGET", help="the candidate integration identifier"
         )
         parser.add_argument(
             "--force", action="store_true", help="switch even if the target is not healthy"
         )
-        parser.add_argument("--reason", type=_reason, required=True, help="why (required)")
+        parser.add_argument("--reason", type=reason_arg, required=True, help="why (required)")
 
 
 # -- talking to the daemon -------------------------------------------------------------------
@@ -286,7 +261,22 @@ def _print_json(payload: JSON) -> None:
 
 
 def _status(args: argparse.Namespace, daemon: DaemonClient) -> None:
-    payload = daemon.call("GET", "/v1/status")
+    """A summary of every channel; in full for one channel, for `--full`, or when the
+    answer holds few enough channels to read each in full (COMPACT_OVER)."""
+    params = {
+        name: value
+        for name, value in (
+            ("channel", args.channel),
+            ("state", args.state),
+            ("environment", args.environment),
+        )
+        if value is not None
+    }
+    full = args.full or args.channel is not None
+    first = {**params, "detail": "full"} if full else params
+    payload = daemon.call("GET", "/v1/status", params=first)
+    if not full and not args.json and len(payload.get("channels") or []) <= COMPACT_OVER:
+        payload = daemon.call("GET", "/v1/status", params={**params, "detail": "full"})
     _print_json(payload) if args.json else print(render_status(payload))
 
 

@@ -12,9 +12,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from daemon.control import CHANNEL_STATES
 from daemon.durations import format_duration
 
 JSON = dict[str, Any]
+COMPACT_OVER = 20
+"""More channels than this are printed one line each (fewer: each in full)."""
+ROW_REASON_CHARS = 120
 
 
 def _seconds(value: Any) -> float | None:
@@ -178,8 +182,14 @@ def render_status(status: JSON) -> str:
     if status.get("global_pause"):
         lines.append("GLOBAL PAUSE: " + _pause_text(status["global_pause"], now))
     channels = status.get("channels") or []
+    counts = status.get("states")
+    if isinstance(counts, dict) and channels:
+        shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+        lines.append(f"{len(channels)} channel(s): {shown}")
     if not channels:
-        lines += ["", "no channels configured"]
+        lines += ["", "no channel matches" if "states" in status else "no channels configured"]
+    if status.get("detail") == "summary" and len(channels) > COMPACT_OVER:
+        return "\n".join([*lines, "", *_channel_lines(channels, now)])
     for channel in channels:
         pause = channel.get("pause")
         pause_line = _pause_text(pause, now)
@@ -211,12 +221,36 @@ def render_status(status: JSON) -> str:
             rows.append(["dry run", "this channel only reports what it would do"])
         lines += ["", str(channel.get("channel"))]
         lines += [f"  {name:<9} {value}" for name, value in rows]
-        lines += table(
-            ["CANDIDATE", "STATE", "SINCE", "ACTIVE", "READY", "REASON"],
-            _candidate_rows(channel.get("candidates") or [], now),
-            indent="  ",
-        )
+        candidates = channel.get("candidates") or []
+        rows = _candidate_rows(candidates, now)
+        headers = ["CANDIDATE", "STATE", "SINCE", "ACTIVE", "READY", "REASON"]
+        if candidates and all("reason" not in c for c in candidates):  # a summary
+            headers, rows = headers[:-1], [row[:-1] for row in rows]
+        lines += table(headers, rows, indent="  ")
     return "\n".join(lines)
+
+
+def _channel_lines(channels: Sequence[JSON], now: float) -> list[str]:
+    """One line per channel, those that need a person first (acting, blocked, ... ok)."""
+    order: dict[str, int] = {state: i for i, state in enumerate(CHANNEL_STATES)}
+    ranked = sorted(channels, key=lambda c: order.get(str(c.get("state")), len(order)))
+    rows = []
+    for channel in ranked:
+        decision = channel.get("decision") or {}
+        reason = str(decision.get("reason") or "none yet")
+        if len(reason) > ROW_REASON_CHARS:
+            reason = reason[: ROW_REASON_CHARS - 1] + "…"
+        kind = decision.get("kind") or "-"  # a decision without a kind: an older daemon
+        rows.append(
+            [
+                str(channel.get("channel")),
+                str(channel.get("state") or "?"),
+                _primary_text(channel),
+                f"{kind}: {reason} ({ago(decision.get('at'), now)})" if decision else "none yet",
+            ]
+        )
+    hint = "one channel in full: novu-failover status CHANNEL; only some: --state not-ok"
+    return [*table(["CHANNEL", "STATE", "PRIMARY", "DECISION"], rows), "", hint]
 
 
 def _event_channel(event: JSON) -> str:

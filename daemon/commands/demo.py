@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from daemon.control import FULL
 from daemon.demo.timeline import LiveView, World, play, short
 from daemon.durations import format_duration
 from daemon.logs import PROCESS_LOGGERS, configure_logging
@@ -131,7 +132,7 @@ async def _demo(args: argparse.Namespace) -> int:
         )
         world = World(
             set_outage=lambda provider, down: simulation.set_provider_down(provider, down=down),
-            status=running.daemon.status,
+            status=lambda: running.daemon.status(FULL),  # readiness reasons, signals
             set_canary=lambda integration, outcome: simulation.sim.triggers.configure(
                 {"outcomes": {integration: outcome}}
             ),

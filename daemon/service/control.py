@@ -11,11 +11,12 @@ import logging
 from collections.abc import Awaitable
 from uuid import uuid4
 
-from daemon.control import JSON, ControlError
+from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
 from daemon.logs import log_event
 from daemon.model import AuditAction, AuditRecord, Decision, DecisionKind, Pause
 from daemon.policy import acknowledge_brake, check_manual_target
 from daemon.service.daemon import Daemon
+from daemon.service.status_view import read_in_slices
 from daemon.service.views import event_json, pause_json
 from daemon.state import StateError
 
@@ -35,8 +36,8 @@ class DaemonControl:
     def ready(self) -> tuple[bool, JSON]:
         return self._daemon.ready()
 
-    def status(self) -> JSON:
-        return self._daemon.status()
+    async def status(self, query: StatusQuery = SUMMARY) -> JSON:
+        return await read_in_slices(self._daemon.status_read(query))
 
     async def events(self, *, limit: int, offset: int) -> JSON:
         # a page deep in a large trail reads files: off the event loop

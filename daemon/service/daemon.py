@@ -19,7 +19,7 @@ from daemon import __version__
 from daemon.actuator import Actuator
 from daemon.alerts import Alert
 from daemon.clock import Clock
-from daemon.control import JSON, ControlError
+from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
 from daemon.logs import log_event
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView, Observation
@@ -40,8 +40,9 @@ from daemon.service.reconcile import reconcile
 from daemon.service.recovery import open_actions, remember_finished_switches
 from daemon.service.reload import fingerprint, hand_over, read_rules
 from daemon.service.runtime import ChannelRuntime, build_runtimes
+from daemon.service.status_view import StatusRead
 from daemon.service.timeline import Timeline
-from daemon.service.views import events_json, explain_json, ready_json, status_json
+from daemon.service.views import events_json, explain_json, known_names, ready_json
 from daemon.settings import Settings
 from daemon.state import StateStore
 
@@ -52,7 +53,8 @@ TICK_SECONDS = 1.0
 MAX_CONCURRENT_ACTIONS = 32
 PROBES_AFTER_FIRST_READ = 10.0
 """Probes start when the first reconcile (which readiness waits for) is done, or after this
-many seconds: at 1,000 channels, probes beside it took a quarter of the start-up CPU."""
+many seconds: at 1,000 channels, probes beside it took a quarter of the start-up CPU, and
+evaluations of channels not read yet another tenth."""
 
 
 class Daemon:
@@ -86,7 +88,7 @@ class Daemon:
         self._rules_fingerprint = fingerprint(rules_path)
         self._loaded_at = self._started_at
         self._reached: dict[str, float | None] = {}
-        self._probing = False  # probe jobs are scheduled (after the first read of Novu)
+        self._read_once = False  # the first reconcile is done: probes and tick run
         self.state = DurableState(store, metrics=metrics)
         self._owners: dict[ChannelKey, ChannelOwner] = {}
         self._alerts = AlertFeed(rules, owners=self._owners, metrics=metrics, clock=clock)
@@ -187,11 +189,11 @@ class Daemon:
         return self._settings.action_timeout
 
     def owner(self, channel: str) -> ChannelOwner:
-        """The channel's owner; ControlError 404 naming the known channels otherwise."""
+        """The channel's owner; ControlError 404 naming (some of) the known channels otherwise."""
         owner = self._owners.get(channel)
         if owner is None:
-            known = ", ".join(sorted(self._owners)) or "none"
-            raise ControlError(404, f"no channel {channel!r} in the rules (known: {known})")
+            msg = f"no channel {channel!r} in the rules (known: {known_names(self._owners)})"
+            raise ControlError(404, msg)
         return owner
 
     def owners(self) -> list[ChannelOwner]:
@@ -199,31 +201,35 @@ class Daemon:
 
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        """Start the jobs and read Novu once (settling interrupted actions that landed)."""
+        """Start the jobs and read Novu once (settling interrupted actions that landed).
+
+        The probes and the timer tick start once that read is done (or after
+        PROBES_AFTER_FIRST_READ): each channel is first evaluated when its environment's
+        integrations arrive, not once before with nothing to go on."""
         await self._alert_sync.run_once()  # learn what fires before the first decision
+        self.refresh_pause_metrics()  # before the jobs run: it kicks no channel yet
         self._jobs.start()
         self._jobs.every("heartbeat", HEARTBEAT_SECONDS, self._beat)
         self._jobs.every("watch-rules", self._settings.reload_poll, self._watch_rules)
         self._schedule_routine()
-        self.refresh_pause_metrics()
         first_read = self._jobs.spawn(self.reconcile())  # cancelled by `stop` if need be
         await asyncio.wait({first_read}, timeout=PROBES_AFTER_FIRST_READ)
-        self._probing = True
-        self._schedule_probes()
+        self._read_once = True
+        self._schedule_routine()  # now with the probes and the tick
         await first_read
 
     def _schedule_routine(self) -> None:
         self._jobs.remove_routine()
-        if self._probing:
-            self._schedule_probes()
         interval = self.rules.defaults.interval
         self._jobs.every("reconcile", interval, self.reconcile, jitter=min(interval * 0.1, 2.0))
         sync_interval = self._alert_sync.interval
         if sync_interval is not None:  # "reconcile-..." is a routine job: a reload redoes it
             self._jobs.every("reconcile-alerts", sync_interval, self._alert_sync.run)
-        # Timers (confirm, cooldown, failback delay, pause expiry, settlement) end between
-        # probes: a cheap tick makes them act on time, not on the next probe.
-        self._jobs.every("tick", TICK_SECONDS, self._tick)
+        if self._read_once:
+            self._schedule_probes()
+            # Timers (confirm, cooldown, failback delay, pause expiry, settlement) end between
+            # probes: a cheap tick makes them act on time, not on the next probe.
+            self._jobs.every("tick", TICK_SECONDS, self._tick)
 
     def _schedule_probes(self) -> None:
         specs = {p: self._owners[p[0]].runtime.entries[p[1]].spec for p in self._assembly.probes}
@@ -358,17 +364,20 @@ class Daemon:
             state_error=self.state.error,
         )
 
-    def status(self) -> JSON:
-        return status_json(
-            owners=self.owners(),
+    def status(self, query: StatusQuery = SUMMARY) -> JSON:
+        return self.status_read(query).all()
+
+    def status_read(self, query: StatusQuery = SUMMARY) -> StatusRead:
+        rules = {"path": str(self._rules_path), "loaded_at": self._loaded_at}
+        head = {"rules": {**rules, "error": self._rules_error}, "version": __version__}
+        return StatusRead(
+            owners=self._owners,
+            environments=self.rules.environments,
+            query=query,
             store=self.store,
             now=self._clock.now(),
-            rules_path=str(self._rules_path),
-            loaded_at=self._loaded_at,
-            rules_error=self._rules_error,
             dry_run=self._settings.dry_run,
-            started_at=self._started_at,
-            version=__version__,
+            head={**head, "started_at": self._started_at},
         )
 
     def events(self, *, limit: int, offset: int) -> JSON:
@@ -381,6 +390,7 @@ class Daemon:
             store=self.store,
             now=self._clock.now(),
             started_at=self._started_at,
+            dry_run=self._settings.dry_run,
         )
 
     def refresh_pause_metrics(self) -> None:

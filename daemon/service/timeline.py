@@ -11,6 +11,7 @@ No clock: every call says when (`at`), so a test drives it with plain numbers.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -217,9 +218,10 @@ class Timeline:
             ],
         }
 
-    def snapshot(self, *, since: float) -> dict[str, JSON]:
-        """`channel_json` of every channel with entries."""
-        return {key: self.channel_json(key, since=since) for key in self._channels}
+    def snapshot(self, *, since: float, channels: Iterable[str] | None = None) -> dict[str, JSON]:
+        """`channel_json` of every channel with entries (of those in `channels` if given)."""
+        keys = self._channels if channels is None else [c for c in channels if c in self._channels]
+        return {key: self.channel_json(key, since=since) for key in keys}
 
     # ------------------------------------------------------------------ internals
     def _log(self, channel: str, at: float) -> _ChannelLog:

@@ -200,8 +200,9 @@ async def test_a_real_alertmanager_alert_fails_email_over_and_its_resolve_brings
             return f"--- daemon\n{daemon.log()}\n--- alertmanager\n{manager.log()}"
 
         async def email() -> dict[str, Any]:
-            status = await daemon.get("/v1/status")
-            return next(c for c in status["channels"] if c["channel"] == "production/email")
+            status = await daemon.get("/v1/status?channel=production/email&detail=full")
+            (channel,) = status["channels"]
+            return channel
 
         async def alert_signal() -> dict[str, Any]:
             sendgrid = (await email())["candidates"][0]
@@ -325,8 +326,9 @@ class World:
         return "\n".join(parts)
 
     async def email(self) -> dict[str, Any]:
-        status = await self.daemon.get("/v1/status")
-        return next(c for c in status["channels"] if c["channel"] == "production/email")
+        status = await self.daemon.get("/v1/status?channel=production/email&detail=full")
+        (channel,) = status["channels"]
+        return channel
 
     async def sendgrid_signal(self, kind: str) -> dict[str, Any]:
         sendgrid = (await self.email())["candidates"][0]

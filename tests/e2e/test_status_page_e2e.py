@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from daemon.api import create_app
 from daemon.commands.demo import DEMO_API_KEY_ENV, render_rules
+from daemon.control import FULL, StatusQuery
 from daemon.service.server import Running, run_daemon
 from daemon.settings import load_settings
 
@@ -150,13 +151,14 @@ async def test_a_person_sees_the_failover_the_block_and_the_switch_mark(
 
 async def test_hostile_values_stay_text_in_a_real_browser(tmp_path: Path) -> None:
     class HostilePlane(FakePlane):
-        def status(self) -> Any:
-            status = super().status()
+        async def status(self, query: StatusQuery = FULL) -> Any:
+            status = self.status_now(query)
             email = status["channels"][0]
             email["primary"]["integration"] = "n" * 10_000 + HOSTILE
             email["candidates"][0]["integration"] = "n" * 10_000 + HOSTILE
             email["decision"]["reason"] = f"primary down: {HOSTILE}"
-            email["candidates"][1]["signals"][0]["reason"] = HOSTILE
+            if query.detail == "full":
+                email["candidates"][1]["signals"][0]["reason"] = HOSTILE
             return status
 
     app = create_app(HostilePlane(), registry=CollectorRegistry(), api_token=None)
