@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx
 from prometheus_client import CollectorRegistry
 
+from daemon.clock import FakeClock
 from daemon.metrics import Metrics
+from daemon.model import Observation
 from daemon.rules.model import Rules
 from daemon.service.assembly import assemble
 from daemon.service.probing import ProbeSlots
@@ -94,3 +96,15 @@ async def test_probe_slots_bound_the_probes_in_flight() -> None:
     release.set()
     await asyncio.gather(*tasks)
     assert most == 2
+
+
+async def test_a_probe_that_raises_is_a_failed_check_not_a_crash() -> None:
+    class Broken:
+        async def __call__(self, *, now: float) -> Observation:
+            msg = "bug"
+            raise RuntimeError(msg)
+
+    clock = FakeClock(1_700_000_000.0)
+    seen = await ProbeSlots(1).run(Broken(), ("sendgrid-main", "http"), clock=clock)  # type: ignore[arg-type]
+    assert (seen.signal, seen.ok, seen.at) == ("http", None, 1_700_000_000.0)
+    assert seen.detail == "probe crashed: RuntimeError"

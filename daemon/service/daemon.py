@@ -22,7 +22,7 @@ from daemon.clock import Clock
 from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
 from daemon.logs import log_event
 from daemon.metrics import Metrics
-from daemon.model import ChannelKey, ChannelView, Observation
+from daemon.model import ChannelKey, ChannelView
 from daemon.policy import retention
 from daemon.rules.model import Rules
 from daemon.secrets import SecretError
@@ -256,14 +256,7 @@ class Daemon:
         owner = self._owners.get(key)
         if probe is None or owner is None:
             return
-        try:
-            async with self._probe_slots.slot():
-                observation = await probe(now=self._clock.now())
-        except Exception as exc:  # a probe is supposed to never raise; be sure anyway
-            log.exception("probe %s/%s crashed", key, ref)
-            observation = Observation(
-                ref[1], None, self._clock.now(), f"probe crashed: {type(exc).__name__}"
-            )
+        observation = await self._probe_slots.run(probe, ref, clock=self._clock)
         if not owner.observe(ref, observation):
             return  # rules reloaded while probing
         rule = owner.runtime.rule

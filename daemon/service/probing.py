@@ -8,16 +8,20 @@ Probes used to share one `httpx.AsyncClient` (default pool of 100) with the Novu
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 
 import httpx
 
 from daemon import __version__
-from daemon.model import ChannelKey
+from daemon.clock import Clock
+from daemon.model import ChannelKey, Observation
 from daemon.rules.model import SignalSpec
 from daemon.service.jobs import Jobs, Work
-from daemon.signals import probe_jitter
+from daemon.signals import Probe, probe_jitter
+
+log = logging.getLogger("novu_failover.daemon")
 
 MAX_CONCURRENT_PROBES = 32
 """Probes in flight at once; the others wait their turn (their timeout starts when they run,
@@ -43,6 +47,15 @@ class ProbeSlots:
 
     def slot(self) -> AbstractAsyncContextManager[object]:
         return self._slots
+
+    async def run(self, probe: Probe, ref: tuple[str, str], *, clock: Clock) -> Observation:
+        """Run `probe` in a slot; a probe that raises (it should not) is a failed check."""
+        try:
+            async with self._slots:
+                return await probe(now=clock.now())
+        except Exception as exc:
+            log.exception("probe %s crashed", ref)
+            return Observation(ref[1], None, clock.now(), f"probe crashed: {type(exc).__name__}")
 
 
 FIRST_PROBE_SPREAD, FIRST_RUNS_PER_SECOND = 2.0, 50.0
