@@ -92,8 +92,8 @@ def measure(workdir: Path, *, channels: int) -> list[Figure]:
         failures = failed_at[slot.name]
         if len(failures) < FALL:
             continue
-        overhead.append(call["atUnix"] - failures[FALL - 1])
-        total.append(call["atUnix"] - began - FALL * INTERVAL)
+        overhead.append(call["arrivedUnix"] - failures[FALL - 1])
+        total.append(call["arrivedUnix"] - began - FALL * INTERVAL)
     if len(overhead) < channels:
         msg = f"only {len(overhead)} of {channels} outages led to a switch; see {daemon.log_path}"
         raise BenchError(msg)

@@ -103,6 +103,7 @@ class _Pipeline:
 
     async def run(self, request: Request, operation: Operation) -> Response:
         sim = self.sim
+        arrived = sim.clock.now()
         method, path = request.method, request.url.path
         env = sim.authenticate(request.headers.get("authorization"))
         key = request.headers.get("idempotency-key")
@@ -119,7 +120,7 @@ class _Pipeline:
         answer.headers.update(sim.limiter.headers(bucket, sim.clock.now()))
         if keyed and key is not None:
             answer.headers["Idempotency-Key"] = key
-        self._record(request, env, key, body, answer)
+        self._record(request, env, key, body, answer, arrived=arrived)
         return answer.response()
 
     async def _answer(
@@ -213,6 +214,8 @@ class _Pipeline:
         key: str | None,
         body: bytes,
         answer: _Answer,
+        *,
+        arrived: float,
     ) -> None:
         match = _MUTATION.match(request.url.path)
         if match is None or request.method not in ("POST", "PUT"):
@@ -234,6 +237,7 @@ class _Pipeline:
                 executed=answer.executed,
                 result=answer.result,
                 body=_redacted_body(body),
+                arrived_at=arrived,
             )
         )
 

@@ -86,6 +86,7 @@ class CallRecord:
     """One set-primary or PUT call the simulator received, and how it answered."""
 
     at: float
+    """When it was answered."""
     method: str
     path: str
     integration_id: str
@@ -99,6 +100,8 @@ class CallRecord:
     result: int | None = None
     """What Novu's logic answered, when it ran (a fault after it may have lost that)."""
     body: Mapping[str, Any] | None = None
+    arrived_at: float | None = None
+    """When the request reached the simulator's handler (its own work comes after)."""
 
     @property
     def kind(self) -> str:
@@ -107,7 +110,8 @@ class CallRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             "at": iso(self.at),
-            "atUnix": self.at,  # full precision, for timing (the bench's alert reaction)
+            "atUnix": self.at,  # full precision, for timing
+            "arrivedUnix": self.at if self.arrived_at is None else self.arrived_at,
             "kind": self.kind,
             "method": self.method,
             "path": self.path,
