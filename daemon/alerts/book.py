@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from daemon.alerts.index import MatcherIndex
 from daemon.alerts.matchers import Matcher, compile_matchers, matches
 from daemon.alerts.payload import Alert, AlertSource, is_datasource_alert
 from daemon.health.text import iso_utc
@@ -68,6 +69,13 @@ class AlertBook:
     reached: bool = False
     """Some source (a webhook or an Alertmanager sync) was heard since start; before that
     the alert signals are `unknown`."""
+    index: MatcherIndex[SignalKey] = field(default_factory=MatcherIndex)
+    """The watches by label (daemon.alerts.index), built with them by `build_book`."""
+
+    def wanting(self, alert: Alert) -> list[SignalKey]:
+        """The signals whose watch wants `alert`, in the rules' order."""
+        watches = self.watches
+        return [k for k in self.index.candidates(alert.labels) if watches[k].wants(alert)]
 
     def firing_for(self, key: SignalKey) -> tuple[Alert, ...]:
         return _ordered(self.firing.get(key, {}).values())
@@ -102,7 +110,8 @@ def build_book(rules: Rules, previous: AlertBook | None = None) -> AlertBook:
                         firing[key] = previous.firing[key]
                 else:
                     watches[key] = Watch(entry.alert, compile_matchers(entry.alert.matchers))
-    return replace(previous, watches=watches, firing=firing)
+    index = MatcherIndex.build((key, watch.matchers) for key, watch in watches.items())
+    return replace(previous, watches=watches, firing=firing, index=index)
 
 
 def first_contact(
@@ -132,7 +141,7 @@ def receive(
     heard = dict(book.heard)
     touched: dict[SignalKey, Alert] = {}
     for alert in alerts:
-        keys = [key for key, watch in book.watches.items() if watch.wants(alert)]
+        keys = book.wanting(alert)
         if not keys or _stale(resolved, alert):
             continue
         heard[alert.key] = now
@@ -167,15 +176,19 @@ def reconcile(
     firing: dict[SignalKey, dict[AlertKey, Alert]] = {}
     wanted = [a for a in active if a.firing_at(now) and not _stale(book.resolved, a)]
     changed: dict[SignalKey, Alert | None] = {}
-    for key, watch in book.watches.items():
+    wanted_by: dict[SignalKey, list[Alert]] = {}
+    for alert in wanted:
+        for key in book.wanting(alert):
+            wanted_by.setdefault(key, []).append(alert)
+    for key in book.watches:
         old = book.firing.get(key, {})
         kept = {
             k: a
             for k, a in old.items()
             if a.source != "alertmanager" or book.heard.get(k, float("-inf")) > as_of
         }
-        for alert in wanted:
-            if alert.key not in kept and watch.wants(alert):
+        for alert in wanted_by.get(key, ()):
+            if alert.key not in kept:
                 kept[alert.key] = alert
         firing[key] = kept
         if kept.keys() != old.keys():
@@ -217,7 +230,7 @@ def expire(book: AlertBook, *, now: float) -> tuple[AlertBook, tuple[SignalUpdat
 
 def unmatched(book: AlertBook, alerts: Iterable[Alert]) -> tuple[Alert, ...]:
     """The alerts that match no alert signal (counted and logged, never acted on)."""
-    return tuple(a for a in alerts if not any(w.wants(a) for w in book.watches.values()))
+    return tuple(a for a in alerts if not book.wanting(a))
 
 
 def _stale(resolved: Mapping[AlertKey, Resolve], alert: Alert) -> bool:
