@@ -20,6 +20,7 @@ from daemon.actuator import Actuator
 from daemon.alerts import Alert
 from daemon.clock import Clock
 from daemon.control import JSON, SUMMARY, ControlError, StatusQuery
+from daemon.heap import settled
 from daemon.logs import log_event
 from daemon.metrics import Metrics
 from daemon.model import ChannelKey, ChannelView
@@ -217,6 +218,7 @@ class Daemon:
         self._read_once = True
         self._schedule_routine()  # now with the probes and the tick
         await first_read
+        settled()  # what the first read built lives on: out of the collector's way
 
     def _schedule_routine(self) -> None:
         self._jobs.remove_routine()
