@@ -21,10 +21,10 @@ from harness import (
     Figure,
     children,
     median,
+    round_trips,
     sim_calls,
     start_daemon,
-    start_simulator,
-    start_target,
+    start_simulator_and_target,
     wait_http,
     wait_until_up,
 )
@@ -78,23 +78,11 @@ def _notification(slot: Slot) -> dict[str, Any]:
     }
 
 
-def _round_trips(client: httpx.Client, url: str, count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        began = time.perf_counter()
-        client.get(url).raise_for_status()
-        samples.append(time.perf_counter() - began)
-    return samples
-
-
 def measure(workdir: Path, *, switches: int) -> list[Figure]:
     world = World(channels=switches, candidates=2)
     seed = write_yaml(workdir / "alert-seed.yaml", world.seed())
     with children() as started:
-        simulator, sim_url = start_simulator(workdir, seed=seed)
-        started.append(simulator)
-        target, target_url = start_target(workdir)
-        started.append(target)
+        sim_url, target_url = start_simulator_and_target(workdir, seed=seed, started=started)
         rules = world.rules(
             novu_url=sim_url,
             signals=_signals_for(target_url),
@@ -109,8 +97,8 @@ def measure(workdir: Path, *, switches: int) -> list[Figure]:
         sent: dict[tuple[str, str], float] = {}
         headers = {"authorization": f"Bearer {TOKEN}"}
         with httpx.Client(timeout=10) as client:
-            daemon_rtt = _round_trips(client, f"{url}/healthz", 200)
-            sim_rtt = _round_trips(client, f"{sim_url}/providers/sendgrid/api/health", 200)
+            daemon_rtt = round_trips(client, f"{url}/healthz", 200)
+            sim_rtt = round_trips(client, f"{sim_url}/providers/sendgrid/api/health", 200)
             for slot in world.slots():
                 body = _notification(slot)
                 began = time.time()

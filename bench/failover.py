@@ -22,10 +22,10 @@ from harness import (
     BenchError,
     Figure,
     children,
+    round_trips,
     sim_calls,
     start_daemon,
-    start_simulator,
-    start_target,
+    start_simulator_and_target,
     wait_http,
     wait_until_up,
 )
@@ -47,10 +47,7 @@ def measure(workdir: Path, *, channels: int) -> list[Figure]:
     world = World(channels=channels, candidates=2)
     seed = write_yaml(workdir / "failover-seed.yaml", world.seed())
     with children() as started:
-        simulator, sim_url = start_simulator(workdir, seed=seed)
-        started.append(simulator)
-        target, target_url = start_target(workdir)
-        started.append(target)
+        sim_url, target_url = start_simulator_and_target(workdir, seed=seed, started=started)
         rules = world.rules(
             novu_url=sim_url,
             signals=_signals_for(target_url),
@@ -64,11 +61,7 @@ def measure(workdir: Path, *, channels: int) -> list[Figure]:
         wait_until_up(url, child=daemon, within=60)
         flipped: dict[tuple[str, str], tuple[Slot, float]] = {}
         with httpx.Client(timeout=10) as client:
-            rtt = []
-            for _ in range(100):
-                began = time.perf_counter()
-                client.get(f"{url}/healthz").raise_for_status()
-                rtt.append(time.perf_counter() - began)
+            rtt = round_trips(client, f"{url}/healthz", 100)
             for slot in world.slots():
                 flipped[(slot.environment, slot.integration(1))] = (slot, time.time())
                 client.post(f"{target_url}/_down/{slot.name}").raise_for_status()

@@ -195,6 +195,17 @@ def start_target(workdir: Path) -> tuple[Child, str]:
     return child, f"http://127.0.0.1:{found.group(1)}"
 
 
+def start_simulator_and_target(
+    workdir: Path, *, seed: Path, started: list[Child]
+) -> tuple[str, str]:
+    """The simulator with `seed` and the probe target, added to `started`; their URLs."""
+    simulator, sim_url = start_simulator(workdir, seed=seed)
+    started.append(simulator)
+    target, target_url = start_target(workdir)
+    started.append(target)
+    return sim_url, target_url
+
+
 def start_daemon(
     workdir: Path, rules: Path, *, api_keys: dict[str, str], name: str = "daemon"
 ) -> tuple[Child, str]:
@@ -263,6 +274,16 @@ def children() -> Iterator[list[Child]]:
 
 
 # --- the daemon's API -----------------------------------------------------------------
+
+
+def round_trips(client: httpx.Client, url: str, count: int) -> list[float]:
+    """Seconds per GET of `url`, `count` times over the client's kept-alive connection."""
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        client.get(url).raise_for_status()
+        samples.append(time.perf_counter() - began)
+    return samples
 
 
 def status(client: httpx.Client, url: str) -> dict[str, Any]:

@@ -22,8 +22,7 @@ from harness import (
     children,
     start_blackbox,
     start_daemon,
-    start_simulator,
-    start_target,
+    start_simulator_and_target,
     wait_http,
 )
 from world import SignalsOf, Slot, World, write_yaml
@@ -90,10 +89,7 @@ def measure(workdir: Path, *, smoke: bool) -> list[Figure]:
     rate = channels * 3 * SIGNALS / interval
     seed = write_yaml(workdir / "probe-seed.yaml", world.seed())
     with children() as started:
-        simulator, sim_url = start_simulator(workdir, seed=seed)
-        started.append(simulator)
-        target, target_url = start_target(workdir)
-        started.append(target)
+        sim_url, target_url = start_simulator_and_target(workdir, seed=seed, started=started)
         rules = world.rules(
             novu_url=sim_url,
             signals=_signals_for(target_url),
